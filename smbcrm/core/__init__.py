@@ -1,0 +1,1 @@
+"""Basics every layer may use: paths, translations, errors, progress, money and dates."""

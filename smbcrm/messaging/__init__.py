@@ -1,0 +1,1 @@
+"""Mail mechanics with no database: rendering, MIME, SMTP transport, credentials, mail files."""

@@ -1,0 +1,1 @@
+"""Database layer: peewee tables, opening the shop file safely, numbered schema migrations."""

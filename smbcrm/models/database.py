@@ -1,0 +1,197 @@
+"""Opening a shop file safely: checks before any write, the pragmas, one program per file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from peewee import DatabaseError as PeeweeDatabaseError
+from peewee import SqliteDatabase
+
+from smbcrm.core.errors import DatabaseFileError
+from smbcrm.core.i18n import _
+from smbcrm.core.instance_lock import AlreadyLocked, InstanceLock
+from smbcrm.models.migrations import (
+    APPLICATION_ID,
+    LATEST_VERSION,
+    MIGRATIONS,
+    Migration,
+    migrate,
+    schema_version_of,
+)
+from smbcrm.models.tables import ALL_TABLES
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000
+# synchronous=FULL: a "sent" mark lost to a power cut would mean a duplicate mail.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 2,
+    "foreign_keys": 1,
+    "busy_timeout": BUSY_TIMEOUT_MS,
+    "cache_size": -32_000,
+    "temp_store": 2,
+}
+
+
+class ShopDatabase(SqliteDatabase):
+    """The open shop file. Holds the one-program-per-file lock until close_for_good()."""
+
+    def __init__(self, path: Path, lock: InstanceLock | None) -> None:
+        # IMMEDIATE: a write transaction takes the write lock at BEGIN and so waits on the
+        # busy timeout, instead of failing when a read turns into a write.
+        super().__init__(str(path), pragmas=PRAGMAS, lock_type="IMMEDIATE")
+        self.path = Path(path)
+        self._instance_lock = lock
+
+    def close_for_good(self) -> None:
+        """Close this thread's connection and free the file for other programs."""
+        if not self.is_closed():
+            self.close()
+        if self._instance_lock is not None:
+            self._instance_lock.release()
+            self._instance_lock = None
+
+
+def _damaged(path: Path) -> DatabaseFileError:
+    return DatabaseFileError(
+        _(
+            "The shop file {path} is damaged and cannot be read. It has not been changed. "
+            "Restore a backup, or open another file."
+        ).format(path=path),
+        str(path),
+    )
+
+
+def inspect_file(path: Path) -> int:
+    """Check, without writing anything, that path can be opened; return its schema version.
+
+    Raises DatabaseFileError with a message in plain words when it cannot.
+    """
+    if path.exists() and not path.is_file():
+        raise DatabaseFileError(
+            _("{path} is a folder, not a shop file. Choose a file.").format(path=path),
+            str(path),
+            can_restore=False,
+        )
+    directory = path.parent
+    if not path.exists():
+        if not os.access(directory, os.W_OK):
+            raise DatabaseFileError(
+                _("smbcrm cannot create a shop file in {folder}: the folder is read-only.").format(
+                    folder=directory
+                ),
+                str(path),
+                can_restore=False,
+            )
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_MAGIC))
+    if header != SQLITE_MAGIC:
+        raise DatabaseFileError(
+            _(
+                "{path} is not a smbcrm shop file (it is not a SQLite database). "
+                "It has not been changed. Open another file."
+            ).format(path=path),
+            str(path),
+        )
+    if not os.access(path, os.W_OK) or not os.access(directory, os.W_OK):
+        raise DatabaseFileError(
+            _(
+                "smbcrm cannot write to {path}: the file or its folder is read-only. "
+                "Copy it to a folder you can write to, such as Documents, and open the copy."
+            ).format(path=path),
+            str(path),
+            can_restore=False,
+        )
+    try:
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise _damaged(path) from error
+    try:
+        application_id = probe.execute("PRAGMA application_id").fetchone()[0]
+        tables = probe.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        version = schema_version_of(probe)
+        ok = probe.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise _damaged(path) from error
+    finally:
+        probe.close()
+    if ok != "ok":
+        raise _damaged(path)
+    if application_id != APPLICATION_ID and tables:
+        raise DatabaseFileError(
+            _(
+                "{path} is a database of another program, not a smbcrm shop file. "
+                "It has not been changed. Open another file."
+            ).format(path=path),
+            str(path),
+            can_restore=False,
+        )
+    if version > LATEST_VERSION:
+        raise DatabaseFileError(
+            _(
+                "{path} was saved by a newer version of smbcrm. Install the newer version to "
+                "open it; the file has not been changed."
+            ).format(path=path),
+            str(path),
+            can_restore=False,
+        )
+    return version
+
+
+def open_database(
+    path: Path | str,
+    *,
+    before_migrate: Callable[[SqliteDatabase, int], None] | None = None,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+) -> ShopDatabase:
+    """Open (creating if needed) the shop file at path, migrate it, and bind the tables to it.
+
+    The file is inspected read-only first: a file that is not ours, damaged, read-only, in use
+    or too new is refused with a DatabaseFileError and left exactly as it was.
+    """
+    path = Path(path).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = InstanceLock(path)
+    try:
+        lock.acquire()
+    except AlreadyLocked as error:
+        raise DatabaseFileError(
+            _(
+                "The shop file {path} is already open in another smbcrm window or program. "
+                "Close it there first, then try again."
+            ).format(path=path),
+            str(path),
+            can_restore=False,
+        ) from error
+    try:
+        inspect_file(path)
+        db = ShopDatabase(path, lock)
+        try:
+            db.connect()
+        except (sqlite3.DatabaseError, PeeweeDatabaseError) as error:
+            raise _damaged(path) from error
+        try:
+            migrate(db, migrations, before=before_migrate)
+        except BaseException:
+            db.close()
+            raise
+    except BaseException:
+        lock.release()
+        raise
+    db.bind(ALL_TABLES, bind_refs=False, bind_backrefs=False)
+    return db
+
+
+def read_pragmas(db: SqliteDatabase) -> dict[str, object]:
+    """The pragmas in force on this thread's connection, as SQLite reports them."""
+    return {
+        name: db.execute_sql(f"PRAGMA {name}").fetchone()[0]
+        for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+    }

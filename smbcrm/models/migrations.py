@@ -1,0 +1,84 @@
+"""Numbered schema migrations: each step runs in one transaction and records its version row."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+from smbcrm.core.dates import utc_now
+
+# 'SMBC': marks a SQLite file as a shop file, so another program's database is recognised.
+APPLICATION_ID = 0x534D4243
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[SqliteDatabase], None]
+
+
+def _run_script(db: SqliteDatabase, filename: str) -> None:
+    script = (Path(__file__).parent / filename).read_text(encoding="utf-8")
+    for statement in script.split(";"):
+        lines = [line for line in statement.splitlines() if not line.strip().startswith("--")]
+        if "".join(lines).strip():
+            db.execute_sql("\n".join(lines))
+
+
+def _create_first_tables(db: SqliteDatabase) -> None:
+    _run_script(db, "schema_v1.sql")
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "first tables", _create_first_tables),)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version_of(connection: sqlite3.Connection) -> int:
+    """The schema version stored in a database; 0 for a new, empty file."""
+    has_table = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if not has_table:
+        return 0
+    row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def pending_migrations(
+    db: SqliteDatabase, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[Migration]:
+    current = schema_version_of(db.connection())
+    return [step for step in migrations if step.version > current]
+
+
+def migrate(
+    db: SqliteDatabase,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    before: Callable[[SqliteDatabase, int], None] | None = None,
+) -> list[int]:
+    """Apply every pending step in order, each in its own transaction; returns versions applied.
+
+    before(db, current_version) runs once when there is something to do on a file that already
+    holds a schema (the automatic backup).
+    """
+    steps = pending_migrations(db, migrations)
+    if not steps:
+        return []
+    current = schema_version_of(db.connection())
+    if before is not None and current > 0:
+        before(db, current)
+    for step in steps:
+        with db.atomic():
+            step.apply(db)
+            db.execute_sql(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (step.version, step.name, str(utc_now())),
+            )
+            # PRAGMA application_id is transactional: it is written with the step.
+            db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    return [step.version for step in steps]

@@ -1,0 +1,120 @@
+"""The shop's tables as peewee models; the schema itself is created by numbered migrations."""
+
+from __future__ import annotations
+
+from peewee import (
+    BooleanField,
+    CompositeKey,
+    DateField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from smbcrm.core.dates import utc_now
+
+
+class BaseModel(Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField(primary_key=True)
+    name = TextField()
+    applied_at = DateTimeField(default=utc_now)
+
+
+class Setting(BaseModel):
+    """Shop settings as JSON values; their keys and defaults are declared in services.settings."""
+
+    key = TextField(primary_key=True)
+    value = TextField()
+
+
+class Customer(BaseModel):
+    code = TextField(null=True, unique=True)
+    first_name = TextField(default="")
+    last_name = TextField(default="")
+    email = TextField(null=True, index=True)
+    phone = TextField(default="")  # as typed
+    phone_e164 = TextField(null=True, index=True)  # normalised, when the number could be parsed
+    city = TextField(default="")
+    region = TextField(default="")
+    country = TextField(default="")
+    birthday = DateField(null=True)
+    notes = TextField(default="")
+    email_consent = TextField(default="unknown")  # unknown | granted | withdrawn
+    archived = BooleanField(default=False)
+    created_at = DateTimeField(default=utc_now)
+    updated_at = DateTimeField(default=utc_now)
+
+
+class Tag(BaseModel):
+    name = TextField(unique=True)
+
+
+class CustomerTag(BaseModel):
+    customer = ForeignKeyField(Customer, on_delete="CASCADE", backref="tag_links")
+    tag = ForeignKeyField(Tag, on_delete="CASCADE", backref="customer_links")
+
+    class Meta:
+        primary_key = CompositeKey("customer", "tag")
+
+
+class Category(BaseModel):
+    name = TextField(unique=True)
+
+
+class Product(BaseModel):
+    sku = TextField(null=True, unique=True)
+    name = TextField()
+    category = ForeignKeyField(Category, null=True, on_delete="SET NULL", backref="products")
+    price = IntegerField(default=0)  # minor units of the shop's currency
+    archived = BooleanField(default=False)
+
+
+class Purchase(BaseModel):
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL", backref="purchases")
+    purchased_at = DateTimeField()
+    total = IntegerField()  # minor units
+    currency = TextField()
+    reference = TextField(null=True)
+    source = TextField(default="")
+
+
+class PurchaseLine(BaseModel):
+    purchase = ForeignKeyField(Purchase, on_delete="CASCADE", backref="lines")
+    product = ForeignKeyField(Product, null=True, on_delete="SET NULL", backref="lines")
+    description = TextField(default="")
+    quantity = FloatField(default=1)
+    unit_price = IntegerField()  # minor units
+    amount = IntegerField()  # minor units
+
+
+class Activity(BaseModel):
+    """One event on a customer's timeline (note, mail, message, survey answer, points...)."""
+
+    customer = ForeignKeyField(Customer, on_delete="CASCADE", backref="activities")
+    occurred_at = DateTimeField(default=utc_now)
+    kind = TextField()
+    summary = TextField(default="")
+    ref_id = IntegerField(null=True)
+    data = TextField(default="{}")
+
+
+ALL_TABLES = (
+    SchemaVersion,
+    Setting,
+    Customer,
+    Tag,
+    CustomerTag,
+    Category,
+    Product,
+    Purchase,
+    PurchaseLine,
+    Activity,
+)

@@ -1,0 +1,1 @@
+"""Use cases in plain Python: they take the open shop database and return plain values."""

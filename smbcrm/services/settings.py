@@ -1,0 +1,110 @@
+"""Shop settings, each declared once here with its default and label, stored in the shop file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from babel import Locale
+from peewee import SqliteDatabase
+
+from smbcrm.core.errors import UserError
+from smbcrm.core.i18n import LANGUAGES, N_, _
+from smbcrm.core.money import CURRENCIES
+from smbcrm.models.tables import Setting
+
+# Countries we serve first, each with the currency its shops use.
+COUNTRY_CURRENCY = {
+    "CO": "COP",
+    "MX": "MXN",
+    "AR": "ARS",
+    "PE": "PEN",
+    "CL": "CLP",
+    "EC": "USD",
+    "US": "USD",
+}
+MAX_SHOP_NAME = 120
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    default: Any
+    label: str  # marked with N_, translated where shown
+
+
+SPECS = {
+    spec.key: spec
+    for spec in (
+        SettingSpec("shop_name", "", N_("Shop name")),
+        SettingSpec("country", "CO", N_("Country")),
+        SettingSpec("currency", "COP", N_("Currency")),
+        SettingSpec("language", "es", N_("Language")),
+        SettingSpec("welcome_done", False, N_("Welcome finished")),
+        SettingSpec("is_demo", False, N_("Demo shop")),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    shop_name: str
+    country: str
+    currency: str
+    language: str
+    welcome_done: bool
+    is_demo: bool
+
+    @property
+    def locale(self) -> str:
+        """Babel locale for numbers and money, e.g. es_CO."""
+        return f"{self.language}_{self.country}"
+
+
+def country_name(code: str, language: str) -> str:
+    return Locale.parse(language).territories.get(code, code)
+
+
+def _validate(key: str, value: Any) -> Any:
+    if key not in SPECS:
+        raise UserError(_("“{key}” is not a setting smbcrm knows.").format(key=key))
+    if key == "shop_name":
+        value = str(value).strip()
+        if len(value) > MAX_SHOP_NAME:
+            raise UserError(
+                _("The shop name is too long: at most {limit} characters.").format(
+                    limit=MAX_SHOP_NAME
+                )
+            )
+        if any(ord(char) < 32 for char in value):
+            raise UserError(_("The shop name cannot contain line breaks or control characters."))
+    elif key == "country" and value not in COUNTRY_CURRENCY:
+        raise UserError(_("smbcrm does not know the country “{code}”.").format(code=value))
+    elif key == "currency" and value not in CURRENCIES:
+        raise UserError(_("smbcrm does not know the currency “{code}”.").format(code=value))
+    elif key == "language" and value not in LANGUAGES:
+        raise UserError(_("smbcrm does not know the language “{code}”.").format(code=value))
+    elif key in ("welcome_done", "is_demo"):
+        value = bool(value)
+    return value
+
+
+def load_settings(db: SqliteDatabase) -> dict[str, Any]:
+    values = {key: spec.default for key, spec in SPECS.items()}
+    for row in Setting.select():
+        if row.key in SPECS:
+            values[row.key] = json.loads(row.value)
+    return values
+
+
+def save_settings(db: SqliteDatabase, **values: Any) -> None:
+    """Validate and store settings in one transaction; nothing is written if one is invalid."""
+    checked = {key: _validate(key, value) for key, value in values.items()}
+    with db.atomic():
+        for key, value in checked.items():
+            Setting.replace(key=key, value=json.dumps(value)).execute()
+
+
+def shop_profile(db: SqliteDatabase) -> ShopProfile:
+    return ShopProfile(**load_settings(db))

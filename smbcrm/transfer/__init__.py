@@ -1,0 +1,1 @@
+"""File formats with no database: spreadsheets, CSV, vCard, header recognition -- rows in, rows out."""

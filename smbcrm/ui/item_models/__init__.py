@@ -1,0 +1,1 @@
+"""Qt item models that page through the database (never the whole table in memory)."""

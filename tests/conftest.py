@@ -1,0 +1,53 @@
+"""Shared fixtures: a fresh shop file per test, English messages, and one-line builders."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from smbcrm.core.i18n import set_language  # noqa: E402
+from smbcrm.models.tables import Customer, Purchase, PurchaseLine  # noqa: E402
+from smbcrm.services.shop import open_shop  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """Logs and default files go to a temporary folder; messages are English unless asked."""
+    monkeypatch.setenv("SMBCRM_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("SMBCRM_LANGUAGE", "en")
+    set_language("en")
+    yield
+    set_language("en")
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """An open, empty shop file of the current schema."""
+    db = open_shop(tmp_path / "shop.db")
+    yield db
+    db.close_for_good()
+
+
+def make_customer(**fields) -> Customer:
+    values = {"first_name": "Ana", "last_name": "Gómez", "email": "ana@example.com"}
+    values.update(fields)
+    return Customer.create(**values)
+
+
+def make_purchase(customer: Customer | None, amounts=(10_000,), when: datetime | None = None):
+    when = when or datetime(2026, 1, 15, 15, 30)
+    purchase = Purchase.create(
+        customer=customer, purchased_at=when, total=sum(amounts), currency="COP"
+    )
+    for amount in amounts:
+        PurchaseLine.create(purchase=purchase, unit_price=amount, amount=amount)
+    return purchase
+
+
+@pytest.fixture
+def today() -> date:
+    return date(2026, 11, 22)

@@ -1,0 +1,72 @@
+"""The Spanish catalogue is complete, its placeholders match, and the compiled file is current."""
+
+from __future__ import annotations
+
+import gettext
+import re
+import string
+
+import pytest
+from babel.messages.pofile import read_po
+
+from smbcrm.core.i18n import _, set_language
+from smbcrm.core.paths import LOCALE_DIR
+from tools.update_translations import extract
+
+PO = LOCALE_DIR / "es" / "LC_MESSAGES" / "smbcrm.po"
+MO = PO.with_suffix(".mo")
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _t, name, _f, _c in string.Formatter().parse(text) if name is not None}
+
+
+@pytest.fixture(scope="module")
+def spanish():
+    with PO.open("rb") as handle:
+        return read_po(handle, locale="es")
+
+
+@pytest.fixture(scope="module")
+def source_messages():
+    return {message.id for message in extract() if message.id}
+
+
+def test_every_message_in_the_source_has_a_spanish_translation(spanish, source_messages):
+    missing = sorted(
+        message
+        for message in source_messages
+        if message not in spanish or not spanish[message].string or spanish[message].fuzzy
+    )
+    assert missing == [], "run tools/update_translations.py and translate these"
+
+
+def test_spanish_placeholders_match_the_english_ones(spanish, source_messages):
+    wrong = [
+        (message.id, message.string)
+        for message in spanish
+        if message.id in source_messages
+        and message.string
+        and placeholders(message.id) != placeholders(message.string)
+    ]
+    assert wrong == []
+
+
+def test_keyboard_accelerators_survive_translation(spanish):
+    for message in spanish:
+        if message.id and re.search(r"&\w", message.id):
+            assert re.search(r"&\w", message.string), message.id
+
+
+def test_compiled_catalogue_matches_the_po_file(spanish):
+    with MO.open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    stale = [m.id for m in spanish if m.id and compiled.gettext(m.id) != m.string]
+    assert stale == [], "run tools/update_translations.py to compile the catalogue"
+
+
+def test_switching_language_changes_messages_at_once():
+    set_language("es")
+    assert _("Customers") == "Clientes"
+    set_language("en")
+    assert _("Customers") == "Customers"

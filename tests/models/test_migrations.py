@@ -1,0 +1,82 @@
+"""Every released schema upgrades to the current one without losing data; a failed step undoes itself."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smbcrm.models.migrations import LATEST_VERSION, MIGRATIONS, Migration, schema_version_of
+from smbcrm.services.backup import list_backups
+from smbcrm.services.shop import open_shop
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def fixture_versions() -> list[int]:
+    return sorted(int(p.stem.removeprefix("schema_v")) for p in FIXTURES.glob("schema_v*.db"))
+
+
+def test_every_released_schema_has_a_fixture():
+    assert fixture_versions() == [step.version for step in MIGRATIONS]
+
+
+@pytest.mark.parametrize("version", fixture_versions())
+def test_each_fixture_upgrades_to_the_current_schema_keeping_its_data(tmp_path, version):
+    path = tmp_path / "shop.db"
+    shutil.copy(FIXTURES / f"schema_v{version}.db", path)
+    before = sqlite3.connect(path)
+    customers = before.execute("SELECT first_name, last_name, email FROM customer").fetchall()
+    totals = before.execute("SELECT id, total FROM purchase ORDER BY id").fetchall()
+    before.close()
+    assert customers and totals
+
+    db = open_shop(path)
+    try:
+        assert schema_version_of(db.connection()) == LATEST_VERSION
+        assert db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute_sql("SELECT first_name, last_name, email FROM customer").fetchall() == (
+            customers
+        )
+        assert db.execute_sql("SELECT id, total FROM purchase ORDER BY id").fetchall() == totals
+    finally:
+        db.close_for_good()
+
+
+def _add_column(db):
+    db.execute_sql("ALTER TABLE customer ADD COLUMN nickname TEXT NOT NULL DEFAULT ''")
+
+
+def _broken(db):
+    db.execute_sql("ALTER TABLE customer ADD COLUMN half_done TEXT")
+    db.execute_sql("THIS IS NOT SQL")
+
+
+def test_a_migration_is_applied_after_a_backup(tmp_path):
+    path = tmp_path / "shop.db"
+    open_shop(path).close_for_good()
+    steps = (*MIGRATIONS, Migration(LATEST_VERSION + 1, "nicknames", _add_column))
+    db = open_shop(path, migrations=steps)
+    try:
+        assert schema_version_of(db.connection()) == LATEST_VERSION + 1
+        columns = {row[1] for row in db.execute_sql("PRAGMA table_info(customer)")}
+        assert "nickname" in columns
+    finally:
+        db.close_for_good()
+    assert [info.reason for info in list_backups(path)] == ["before-migration"]
+
+
+def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path):
+    path = tmp_path / "shop.db"
+    open_shop(path).close_for_good()
+    steps = (*MIGRATIONS, Migration(LATEST_VERSION + 1, "broken", _broken))
+    with pytest.raises(Exception, match="syntax error"):
+        open_shop(path, migrations=steps)
+    connection = sqlite3.connect(path)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(customer)")}
+    assert "half_done" not in columns
+    assert schema_version_of(connection) == LATEST_VERSION
+    connection.close()
+    open_shop(path).close_for_good()  # and the file is free again
