@@ -1,7 +1,7 @@
 """Extract every translatable string, merge it into the catalogues, and compile them.
 
-    python tools/update_translations.py          extract + merge + compile
-    python tools/update_translations.py --check  exit 1 when a catalogue is not complete
+python tools/update_translations.py          extract + merge + compile
+python tools/update_translations.py --check  exit 1 when a catalogue is not complete
 """
 
 from __future__ import annotations

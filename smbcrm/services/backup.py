@@ -84,6 +84,15 @@ def list_backups(db_path: Path) -> list[BackupInfo]:
     return sorted((info for info in found if info), key=lambda i: i.taken_at, reverse=True)
 
 
+def _checkpoint(db_path: Path) -> None:
+    """Fold the -wal into the main file now, so the file's times only move on a later change."""
+    connection = sqlite3.connect(db_path, timeout=10)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
 def _copy_database(source_path: Path, target: Path) -> None:
     """A consistent copy through SQLite's backup API (one read transaction, writers go on)."""
     source = sqlite3.connect(source_path)
@@ -153,6 +162,7 @@ def create_backup(
     db_path = _db_path(db)
     folder = backups_dir(db_path)
     folder.mkdir(parents=True, exist_ok=True)
+    _checkpoint(db_path)
     taken_at = datetime.now(UTC).replace(tzinfo=None)
     name = f"{db_path.stem}-{taken_at.strftime(_STAMP)}-{reason}.db.gz"
     plain = folder / f".{name}.tmp"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from peewee import SqliteDatabase
 
 from smbcrm.core.errors import UserError
@@ -58,8 +59,20 @@ class ShopProfile:
 
     @property
     def locale(self) -> str:
-        """Babel locale for numbers and money, e.g. es_CO."""
-        return f"{self.language}_{self.country}"
+        """Babel locale for numbers and money: the language as the shop's country writes it."""
+        return number_locale(self.language, self.country)
+
+
+@functools.cache
+def number_locale(language: str, country: str) -> str:
+    """e.g. es_CO; English in Colombia still writes 12.500,00 as the country does (es_CO)."""
+    for candidate in (f"{language}_{country}", f"es_{country}", language):
+        try:
+            Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+        return candidate
+    return "es"
 
 
 def country_name(code: str, language: str) -> str:

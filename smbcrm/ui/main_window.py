@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         self.context = context
         self.settings = QSettings()
         self._close_backup_done = False
-        self.setMinimumSize(820, 540)
+        self._closing = False
+        self.setMinimumSize(760, 500)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
@@ -219,16 +220,19 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._save_window_state()
-        if self._close_backup_done or self.context.runner.running:
-            if self.context.runner.running and not self._close_backup_done:
-                # Let running work finish (or be cancelled) before closing the shop.
-                for task in list(self.context.runner.running):
-                    task.cancel()
-                self.context.runner.wait()
+        if self._close_backup_done:
             event.accept()
             return
         event.ignore()
+        if self._closing:
+            return
+        self._closing = True
+        self._save_window_state()
+        self.backup_timer.stop()
+        # Work still running is cancelled; it stops at its next step and rolls back.
+        for task in list(self.context.runner.running):
+            task.cancel()
+        self.context.runner.wait()
         db = self.context.db
 
         def closed(_result) -> None:

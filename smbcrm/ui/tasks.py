@@ -131,17 +131,23 @@ class Task(QObject):
 
     def _succeeded(self, result: Any) -> None:
         self._close_dialog()
-        if self.on_success is not None:
-            self.on_success(result)
-        self._end()
+        try:
+            if self.on_success is not None:
+                self.on_success(result)
+        except Exception as error:  # a bug in the window's follow-up: same error path
+            show_error(self.parent_widget, error, traceback.format_exc())
+        finally:
+            self._end()
 
     def _failed(self, error: BaseException, details: str) -> None:
         self._close_dialog()
-        if self.on_failure is not None:
-            self.on_failure(error)
-        else:
-            show_error(self.parent_widget, error, details)
-        self._end()
+        try:
+            if self.on_failure is not None:
+                self.on_failure(error)
+            else:
+                show_error(self.parent_widget, error, details)
+        finally:
+            self._end()
 
     def _cancelled(self) -> None:
         self._close_dialog()
