@@ -55,6 +55,8 @@ def environment_language(fallback: str = "en") -> str:
             code = part[:2].lower()
             if code in LANGUAGES:
                 return code
+        if value.split(".")[0] in ("C", "POSIX"):
+            return fallback  # the neutral locale says nothing about the person
     try:
         system = _locale.getlocale()[0] or ""
     except ValueError:

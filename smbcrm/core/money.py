@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel import Locale
 from babel.numbers import format_currency, get_currency_precision
 
 from smbcrm.core.errors import UserError
@@ -36,5 +37,11 @@ def from_minor(minor: int, currency: str) -> Decimal:
 
 
 def format_money(minor: int, currency: str, locale: str) -> str:
-    """E.g. 1250000 COP in es_CO -> '$12.500,00'."""
-    return format_currency(from_minor(minor, currency), currency, locale=locale)
+    """E.g. 1250000 COP in es_CO -> '$12.500' and 1250050 -> '$12.500,50': shops write whole
+    amounts without cents."""
+    value = from_minor(minor, currency)
+    if value == value.to_integral_value():
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern
+        whole = pattern.replace(".00", "").replace(".##", "")
+        return format_currency(value, currency, format=whole, locale=locale, currency_digits=False)
+    return format_currency(value, currency, locale=locale)

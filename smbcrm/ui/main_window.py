@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.retranslate()
         self.refresh()
         self._show_newest_backup()
+        self._check_health_quietly()
 
     # ---- building -------------------------------------------------------------------------
     def _action(self, shortcut, slot) -> QAction:
@@ -366,6 +367,32 @@ class MainWindow(QMainWindow):
             )
 
         self.context.runner.run(work, title=_("Restoring…"), parent=self, on_success=done)
+
+    def _check_health_quietly(self) -> None:
+        """A quick_check in the background after opening: damage is reported, never hidden."""
+        db = self.context.db
+        self.context.runner.run(
+            lambda progress, cancel: backups.check_database(db, quick=True),
+            show_progress=False,
+            on_success=lambda report: None if report.ok else self._report_damage(report),
+        )
+
+    def _report_damage(self, report: backups.CheckReport) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, _("Check database"), "", parent=self)
+        box.setText(
+            "\n".join(
+                [
+                    _("The shop file is damaged. Restore a recent backup before going on."),
+                    "",
+                    *report.problems[:5],
+                ]
+            )
+        )
+        restore = box.addButton(_("&Restore from backup…"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.exec()
+        if box.clickedButton() is restore:
+            self.restore_from_backup()
 
     def check_database(self) -> None:
         db = self.context.db

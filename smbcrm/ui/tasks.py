@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from smbcrm.core.errors import UserError
@@ -28,32 +29,48 @@ class _Signals(QObject):
     cancelled = Signal()
 
 
-class _Worker(QRunnable):
-    def __init__(self, work: Work, token: CancelToken, after: Callable[[], None] | None) -> None:
-        super().__init__()
-        self.work = work
-        self.token = token
-        self.after = after
-        self.signals = _Signals()
+def _run_work(
+    work: Work, token: CancelToken, signals: _Signals, after: Callable[[], None] | None
+) -> None:
+    """On a worker thread. The outcome is emitted last, after the clean-up, so nothing on this
+    thread touches the task once the window has heard how it ended."""
+    outcome: tuple[Any, ...]
+    try:
+        outcome = (signals.succeeded, work(signals.progress.emit, token))
+    except Cancelled:
+        outcome = (signals.cancelled,)
+    except Exception as error:  # every failure reaches the one error path
+        outcome = (signals.failed, error, traceback.format_exc())
+    finally:
+        if after is not None:
+            try:
+                after()
+            except Exception:
+                log.exception("clean-up after background work failed")
+    signal, *arguments = outcome
+    signal.emit(*arguments)
 
-    def run(self) -> None:
-        try:
-            result = self.work(self.signals.progress.emit, self.token)
-        except Cancelled:
-            self.signals.cancelled.emit()
-        except Exception as error:  # every failure reaches the one error path
-            self.signals.failed.emit(error, traceback.format_exc())
-        else:
-            self.signals.succeeded.emit(result)
-        finally:
-            if self.after is not None:
-                self.after()
+
+def is_damaged_file_error(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "malformed" in text or "file is not a database" in text
 
 
 def show_error(parent: QWidget | None, error: BaseException, details: str = "") -> None:
     """The default error path: a UserError's message as it is; anything else is a bug."""
     if isinstance(error, UserError):
         QMessageBox.warning(parent, _("smbcrm"), error.message)
+        return
+    if is_damaged_file_error(error):
+        log.error("damaged shop file: %s\n%s", error, details)
+        QMessageBox.critical(
+            parent,
+            _("smbcrm"),
+            _(
+                "The shop file is damaged and the last action could not be saved. "
+                "Restore a recent backup from File > Restore from backup…"
+            ),
+        )
         return
     log.error("unexpected error: %s\n%s", error, details)
     QMessageBox.critical(
@@ -102,8 +119,9 @@ class Task(QObject):
                 dialog.setCancelButton(None)
             dialog.canceled.connect(self.cancel)
             self.dialog = dialog
-        self.worker = _Worker(work, self.token, runner.after_each)
-        signals = self.worker.signals
+        self.signals = signals = _Signals()
+        self.work = work
+        self.future: Future | None = None
         signals.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
         signals.succeeded.connect(self._succeeded, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(self._failed, Qt.ConnectionType.QueuedConnection)
@@ -153,9 +171,18 @@ class Task(QObject):
         self._close_dialog()
         self._end()
 
+    def start(self, executor: ThreadPoolExecutor) -> None:
+        self.future = executor.submit(
+            _run_work, self.work, self.token, self.signals, self.runner.after_each
+        )
+
     def _end(self) -> None:
-        self.runner.running.discard(self)
+        # The worker's last act was the emit that brought us here; let it return before the
+        # signals object can go away with this task.
+        if self.future is not None:
+            self.future.result()
         self.finished.emit()
+        self.runner.running.discard(self)
 
 
 class TaskRunner(QObject):
@@ -163,8 +190,7 @@ class TaskRunner(QObject):
 
     def __init__(self, after_each: Callable[[], None] | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smbcrm-task")
         self.after_each = after_each
         self.running: set[Task] = set()
 
@@ -190,8 +216,11 @@ class TaskRunner(QObject):
             show_progress=show_progress,
         )
         self.running.add(task)
-        self.pool.start(task.worker)
+        task.start(self.executor)
         return task
 
     def wait(self, msecs: int = -1) -> bool:
-        return self.pool.waitForDone(msecs)
+        """Block until the work now running has finished (its results are delivered later)."""
+        futures = [task.future for task in self.running if task.future is not None]
+        _done, pending = wait(futures, timeout=None if msecs < 0 else msecs / 1000)
+        return not pending

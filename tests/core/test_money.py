@@ -16,8 +16,11 @@ def test_minor_units_follow_the_currency():
 
 
 def test_money_is_written_as_the_country_writes_it():
-    assert format_money(1_250_000, "COP", "es_CO") == "$12.500,00"
+    assert format_money(1_250_000, "COP", "es_CO") == "$12.500"
+    assert format_money(1_250_050, "COP", "es_CO") == "$12.500,50"
     assert format_money(990, "CLP", "es_CL") == "$990"
+    assert format_money(123_456_789, "MXN", "es_MX") == "$1,234,567.89"
+    assert format_money(150_000, "USD", "en_US") == "$1,500"
 
 
 @pytest.mark.parametrize("bad", ["", "doce", "1e400000", "NaN", "inf"])

@@ -70,3 +70,17 @@ def test_switching_language_changes_messages_at_once():
     assert _("Customers") == "Clientes"
     set_language("en")
     assert _("Customers") == "Customers"
+
+
+def test_the_environment_chooses_the_language(monkeypatch):
+    from smbcrm.core.i18n import environment_language
+
+    for variable in ("SMBCRM_LANGUAGE", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "es_CO.UTF-8")
+    assert environment_language() == "es"
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert environment_language("es") == "es"
+    assert environment_language("en") == "en"
+    monkeypatch.setenv("LANGUAGE", "en_GB:es")
+    assert environment_language("es") == "en"

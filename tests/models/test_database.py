@@ -13,6 +13,7 @@ from smbcrm.core.errors import DatabaseFileError
 from smbcrm.models.database import BUSY_TIMEOUT_MS, read_pragmas
 from smbcrm.models.migrations import APPLICATION_ID, LATEST_VERSION
 from smbcrm.models.tables import ALL_TABLES
+from smbcrm.services.backup import check_database
 from smbcrm.services.shop import open_shop
 
 
@@ -73,8 +74,7 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path):
     _refused_untouched(path, "not a SQLite database")
 
 
-def test_a_damaged_file_is_refused_untouched(tmp_path):
-    path = tmp_path / "shop.db"
+def _shop_with_filler(path):
     db = open_shop(path)
     db.execute_sql("CREATE TABLE filler (x TEXT)")
     with db.atomic():
@@ -82,11 +82,38 @@ def test_a_damaged_file_is_refused_untouched(tmp_path):
             db.execute_sql("INSERT INTO filler VALUES (?)", (f"row {index} " * 20,))
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close_for_good()
-    data = bytearray(path.read_bytes())
-    for offset in range(8192, len(data), 4096):  # scribble over every page after the first two
-        data[offset + 100 : offset + 400] = b"\xa5" * 300
+    return bytearray(path.read_bytes())
+
+
+def test_a_file_with_a_damaged_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "shop.db"
+    data = _shop_with_filler(path)
+    data[100:4096] = b"\xa5" * (4096 - 100)  # the first page: the list of tables
     path.write_bytes(bytes(data))
     _refused_untouched(path, "damaged")
+
+
+def test_a_cut_short_file_is_refused_untouched(tmp_path):
+    path = tmp_path / "shop.db"
+    data = _shop_with_filler(path)
+    path.write_bytes(bytes(data[: len(data) // 2]))
+    _refused_untouched(path, "damaged")
+
+
+def test_damage_deep_inside_is_found_by_the_check(tmp_path):
+    path = tmp_path / "shop.db"
+    data = _shop_with_filler(path)
+    for offset in range(8192 * 4, len(data), 4096):  # scribble over the data pages
+        data[offset + 100 : offset + 400] = b"\xa5" * 300
+    path.write_bytes(bytes(data))
+    db = open_shop(path)
+    try:
+        quick = check_database(db, quick=True)
+        full = check_database(db)
+    finally:
+        db.close_for_good()
+    assert not quick.ok and not full.ok
+    assert full.problems[0].startswith("The file structure is damaged")
 
 
 def test_another_programs_database_is_refused_untouched(tmp_path):

@@ -76,6 +76,8 @@ def open_window(qtbot):
 
     yield opener
     for window in windows:
+        window._close_backup_done = True  # the backup on closing has a test of its own
+        window.close()
         window.context.runner.wait(20_000)
 
 

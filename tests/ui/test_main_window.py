@@ -169,3 +169,30 @@ def test_about_shows_the_version(open_window, shop):
     answer_modal(QMessageBox, lambda box: (texts.append(box.text()), box.accept()))
     window.actions_by_name["about"].trigger()
     assert __version__ in texts[0]
+
+
+def test_damage_found_after_opening_is_reported(open_window, tmp_path, qtbot):
+    from smbcrm.services.shop import open_shop
+
+    path = tmp_path / "tienda.db"
+    db = open_shop(path)
+    db.execute_sql("CREATE TABLE filler (x TEXT)")
+    with db.atomic():
+        for index in range(2000):
+            db.execute_sql("INSERT INTO filler VALUES (?)", (f"fila {index} " * 20,))
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close_for_good()
+    data = bytearray(path.read_bytes())
+    for offset in range(8192 * 4, len(data), 4096):
+        data[offset + 100 : offset + 400] = b"\xa5" * 300
+    path.write_bytes(bytes(data))
+    db = open_shop(path)
+    messages = []
+    answer_modal(QMessageBox, lambda box: (messages.append(box.text()), box.reject()))
+    try:
+        window = open_window(db)
+        qtbot.waitUntil(lambda: bool(messages), timeout=20_000)
+        wait_idle(qtbot, window)
+    finally:
+        db.close_for_good()
+    assert messages[0].startswith("The shop file is damaged. Restore a recent backup")
