@@ -19,6 +19,9 @@ log = logging.getLogger("smbcrm")
 def configure_logging() -> Path | None:
     """Log to a rotating file in the user log folder; nothing secret is ever logged."""
     path = log_file()
+    root = logging.getLogger()
+    if any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
@@ -27,7 +30,6 @@ def configure_logging() -> Path | None:
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     return path

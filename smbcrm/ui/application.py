@@ -26,7 +26,7 @@ from smbcrm.services.shop import open_shop
 from smbcrm.ui.language import apply_language
 from smbcrm.ui.main_window import MainWindow, build_context
 from smbcrm.ui.restore_dialog import RestoreDialog
-from smbcrm.ui.tasks import show_error
+from smbcrm.ui.tasks import install_exception_hook, show_error
 
 log = logging.getLogger(__name__)
 SHOP_FILTER = "smbcrm (*.db *.sqlite);;*"
@@ -115,6 +115,7 @@ def start_window(db: ShopDatabase) -> MainWindow:
 
 def run_window(path: Path, argv: list[str]) -> int:
     app = create_application(argv)
+    install_exception_hook()
     apply_language(environment_language(DEFAULT_LANGUAGE))
     db = open_shop_interactively(Path(path))
     if db is None:

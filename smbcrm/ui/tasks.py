@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from smbcrm.core.errors import UserError
@@ -17,6 +18,7 @@ from smbcrm.core.paths import log_file
 from smbcrm.core.progress import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
+SHOW_PROGRESS_AFTER_MS = 400
 
 # fn(progress, cancel) -> result; progress(done, total, message)
 Work = Callable[[Callable[[int, int, str], None], CancelToken], Any]
@@ -83,6 +85,18 @@ def show_error(parent: QWidget | None, error: BaseException, details: str = "") 
     )
 
 
+def install_exception_hook() -> None:
+    """An exception escaping a slot is a bug: log it, tell the user, keep the window alive."""
+
+    def hook(kind, error, trace) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, trace)
+            return
+        show_error(None, error, "".join(traceback.format_exception(kind, error, trace)))
+
+    sys.excepthook = hook
+
+
 class Task(QObject):
     """One running piece of work; keeps itself alive until it ends."""
 
@@ -111,7 +125,9 @@ class Task(QObject):
             dialog = QProgressDialog(title, _("Cancel") if cancellable else "", 0, 0, parent)
             dialog.setWindowTitle(title)
             dialog.setWindowModality(Qt.WindowModality.WindowModal)
-            dialog.setMinimumDuration(400)
+            # Shown only if the work lasts: quick work should not flash a dialog.
+            dialog.setMinimumDuration(1_000_000)
+            QTimer.singleShot(SHOW_PROGRESS_AFTER_MS, self._show_dialog)
             dialog.setMinimumWidth(420)
             dialog.setAutoClose(False)
             dialog.setAutoReset(False)
@@ -126,6 +142,10 @@ class Task(QObject):
         signals.succeeded.connect(self._succeeded, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(self._failed, Qt.ConnectionType.QueuedConnection)
         signals.cancelled.connect(self._cancelled, Qt.ConnectionType.QueuedConnection)
+
+    def _show_dialog(self) -> None:
+        if self.dialog is not None:
+            self.dialog.show()
 
     def cancel(self) -> None:
         self.token.cancel()

@@ -196,3 +196,19 @@ def test_damage_found_after_opening_is_reported(open_window, tmp_path, qtbot):
     finally:
         db.close_for_good()
     assert messages[0].startswith("The shop file is damaged. Restore a recent backup")
+
+
+def test_the_automatic_backup_runs_only_when_something_changed(open_window, shop, qtbot):
+    save_settings(shop, welcome_done=True, language="en")
+    window = open_window(shop)
+    assert window.backup_timer.interval() == 30 * 60 * 1000
+    window.automatic_backup()
+    qtbot.waitUntil(lambda: len(backups.list_backups(shop.path)) == 1)
+    wait_idle(qtbot, window)
+    window.automatic_backup()
+    wait_idle(qtbot, window)
+    assert len(backups.list_backups(shop.path)) == 1
+    make_customer()
+    window.automatic_backup()
+    qtbot.waitUntil(lambda: len(backups.list_backups(shop.path)) == 2)
+    assert [b.reason for b in backups.list_backups(shop.path)] == ["automatic", "automatic"]
