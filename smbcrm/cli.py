@@ -18,6 +18,7 @@ from smbcrm.core.paths import default_db_path
 from smbcrm.core.progress import Cancelled
 from smbcrm.models.database import ShopDatabase
 from smbcrm.services import backup as backups
+from smbcrm.services import customers
 from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.shop import open_shop
 
@@ -83,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help=_("replace the shop's data with a backup"))
     restore.add_argument("backup", type=Path, help=_("the backup file"))
     restore.add_argument("--json", action="store_true", help=_("print one JSON object"))
+
+    search = commands.add_parser("search", help=_("find customers, best match first"))
+    search.add_argument("text", help=_("name, email, phone, city, tag or words from notes"))
+    search.add_argument("--limit", type=int, default=20, metavar="N")
+    search.add_argument("--json", action="store_true", help=_("print one JSON object"))
 
     check = commands.add_parser("check", help=_("check the shop file for damage"))
     check.add_argument("--json", action="store_true", help=_("print one JSON object"))
@@ -154,12 +160,21 @@ def _command_check(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress
     return {"ok": report.ok, "problems": list(report.problems)}, text, status
 
 
+def _command_search(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    results = customers.search(db, args.text, limit=args.limit)
+    rows = [{"id": r.id, "name": r.name, "email": r.email, "phone": r.phone} for r in results]
+    lines = [f"{r.id:>7}  {r.name}  {r.email}  {r.phone}".rstrip() for r in results]
+    text = "\n".join(lines) if lines else _("No customer matches “{text}”.").format(text=args.text)
+    return {"results": rows}, text, EXIT_OK
+
+
 COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "demo": _command_demo,
     "backup": _command_backup,
     "backups": _command_backups,
     "restore": _command_restore,
     "check": _command_check,
+    "search": _command_search,
 }
 
 

@@ -33,6 +33,8 @@ PRAGMAS = {
     "busy_timeout": BUSY_TIMEOUT_MS,
     "cache_size": -32_000,
     "temp_store": 2,
+    # Deleted content is overwritten, so an erased customer leaves no readable trace.
+    "secure_delete": 1,
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from smbcrm.core.dates import utc_now
+from smbcrm.core.phones import phone_search_text
 
 # 'SMBC': marks a SQLite file as a shop file, so another program's database is recognised.
 APPLICATION_ID = 0x534D4243
@@ -23,18 +24,43 @@ class Migration:
 
 
 def _run_script(db: SqliteDatabase, filename: str) -> None:
+    """Run a .sql file statement by statement (triggers included) inside the step's transaction."""
     script = (Path(__file__).parent / filename).read_text(encoding="utf-8")
-    for statement in script.split(";"):
-        lines = [line for line in statement.splitlines() if not line.strip().startswith("--")]
-        if "".join(lines).strip():
-            db.execute_sql("\n".join(lines))
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not statement.strip():
+            continue
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute_sql(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"{filename} ends with an incomplete statement")
 
 
 def _create_first_tables(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v1.sql")
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "first tables", _create_first_tables),)
+def _customers_search_and_history(db: SqliteDatabase) -> None:
+    rows = db.execute_sql(
+        "SELECT id, phone, phone_e164 FROM customer WHERE phone != '' OR phone_e164 IS NOT NULL"
+    ).fetchall()
+    db.execute_sql("ALTER TABLE customer ADD COLUMN phone_digits TEXT NOT NULL DEFAULT ''")
+    for customer_id, typed, e164 in rows:
+        db.execute_sql(
+            "UPDATE customer SET phone_digits = ? WHERE id = ?",
+            (phone_search_text(typed, e164), customer_id),
+        )
+    _run_script(db, "schema_v2.sql")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "first tables", _create_first_tables),
+    Migration(
+        2, "customer search, totals, custom fields, consent, merges", _customers_search_and_history
+    ),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

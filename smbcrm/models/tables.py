@@ -42,6 +42,7 @@ class Customer(BaseModel):
     email = TextField(null=True, index=True)
     phone = TextField(default="")  # as typed
     phone_e164 = TextField(null=True, index=True)  # normalised, when the number could be parsed
+    phone_digits = TextField(default="")  # digit strings for search (core.phones)
     city = TextField(default="")
     region = TextField(default="")
     country = TextField(default="")
@@ -51,6 +52,11 @@ class Customer(BaseModel):
     archived = BooleanField(default=False)
     created_at = DateTimeField(default=utc_now)
     updated_at = DateTimeField(default=utc_now)
+    merged_into = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="merged")
+    # Kept in step with purchases by triggers (schema_v2.sql).
+    purchase_count = IntegerField(default=0)
+    total_spent = IntegerField(default=0)
+    last_purchase_at = DateTimeField(null=True)
 
 
 class Tag(BaseModel):
@@ -106,6 +112,57 @@ class Activity(BaseModel):
     data = TextField(default="{}")
 
 
+class CustomField(BaseModel):
+    name = TextField(unique=True)
+    kind = TextField()  # text | number | date | yesno | choice
+    choices = TextField(default="[]")  # JSON list, for kind "choice"
+    position = IntegerField(default=0)
+
+
+class CustomerFieldValue(BaseModel):
+    customer = ForeignKeyField(Customer, on_delete="CASCADE", backref="field_values")
+    field = ForeignKeyField(CustomField, on_delete="CASCADE", backref="values")
+    value = TextField()
+
+    class Meta:
+        primary_key = CompositeKey("customer", "field")
+
+
+class ConsentEvent(BaseModel):
+    """Evidence of a consent change: appended, never overwritten."""
+
+    customer = ForeignKeyField(Customer, on_delete="CASCADE", backref="consent_events")
+    channel = TextField(default="email")
+    state = TextField()  # unknown | granted | withdrawn
+    recorded_at = DateTimeField(default=utc_now)
+    method = TextField()  # e.g. counter, form, import, unsubscribe
+    source = TextField(default="")  # e.g. "import clientes.xlsx row 12"
+
+
+class Suppression(BaseModel):
+    """Addresses never to mail again, stored as a hash."""
+
+    email_hash = TextField(unique=True)
+    reason = TextField()
+    created_at = DateTimeField(default=utc_now)
+
+
+class CustomerMerge(BaseModel):
+    kept = ForeignKeyField(Customer, on_delete="CASCADE", backref="merges_kept")
+    merged = ForeignKeyField(Customer, on_delete="CASCADE", backref="merges_absorbed")
+    merged_at = DateTimeField(default=utc_now)
+    undo = TextField()  # JSON: what to put back
+    undone_at = DateTimeField(null=True)
+
+
+class DuplicateDismissal(BaseModel):
+    first = ForeignKeyField(Customer, on_delete="CASCADE")
+    second = ForeignKeyField(Customer, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = CompositeKey("first", "second")
+
+
 ALL_TABLES = (
     SchemaVersion,
     Setting,
@@ -117,4 +174,10 @@ ALL_TABLES = (
     Purchase,
     PurchaseLine,
     Activity,
+    CustomField,
+    CustomerFieldValue,
+    ConsentEvent,
+    Suppression,
+    CustomerMerge,
+    DuplicateDismissal,
 )

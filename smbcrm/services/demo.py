@@ -11,6 +11,7 @@ from peewee import SqliteDatabase
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
+from smbcrm.core.phones import phone_search_text
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
 from smbcrm.models.tables import Customer, Product, Purchase
 from smbcrm.services.settings import save_settings
@@ -102,6 +103,7 @@ CATALOGUE = (
     ("Regalos y detalles", 2, (("Caja de regalo", 25_000), ("Tarjeta de cumpleaños", 6_000),
                                ("Velas aromáticas", 28_000), ("Mug decorado", 22_000))),
 )  # fmt: skip
+CONSENT_HOW = ("counter", "form", "whatsapp")
 LINES_PER_PURCHASE = ((1, 45), (2, 30), (3, 15), (4, 7), (5, 3))
 QUANTITIES = ((1, 75), (2, 18), (3, 7))
 
@@ -166,11 +168,12 @@ class _Generator:
         self.emails.add(address)
         return address
 
-    def phone(self) -> tuple[str, str]:
+    def phone(self) -> tuple[str, str, str]:
         rng = self.rng
         prefix = rng.choice(MOBILE_PREFIXES)
         number = f"{rng.randint(0, 9_999_999):07d}"
-        e164 = f"+57{prefix}{number}"
+        national = f"{prefix}{number}"
+        e164 = f"+57{national}"
         style = rng.random()
         if style < 0.5:
             typed = f"{prefix} {number[:3]} {number[3:]}"
@@ -180,7 +183,7 @@ class _Generator:
             typed = f"+57 {prefix} {number}"
         else:
             typed = f"({prefix}) {number[:3]}-{number[3:]}"
-        return typed, e164
+        return typed, e164, phone_search_text(typed, e164, national)
 
     def purchase_times(self, created: datetime) -> list[datetime]:
         rng = self.rng
@@ -272,6 +275,7 @@ def create_demo_shop(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             customer_rows, tag_rows, note_rows, purchase_rows, line_rows = [], [], [], [], []
+            consent_rows: list[tuple] = []
             for customer_id in range(chunk_start + 1, min(customers, chunk_start + _CHUNK) + 1):
                 female = rng.random() < 0.55
                 first = rng.choice(FEMALE if female else MALE)
@@ -284,7 +288,7 @@ def create_demo_shop(
                     consent = (
                         "granted" if rng.random() < 0.93 else rng.choice(("unknown", "withdrawn"))
                     )
-                typed, e164 = generator.phone() if rng.random() < 0.9 else ("", None)
+                typed, e164, digits = generator.phone() if rng.random() < 0.9 else ("", None, "")
                 city, region = generator.city()
                 birthday = None
                 if rng.random() < 0.8:
@@ -292,11 +296,13 @@ def create_demo_shop(
                 created = datetime.combine(today, datetime.min.time()) - timedelta(
                     days=rng.uniform(0, HISTORY_DAYS + 60)
                 )
+                joined = str(created.replace(microsecond=0))
                 customer_rows.append((
-                    customer_id, f"C{customer_id:06d}", first, last, email, typed, e164, city,
-                    region, "CO", birthday, consent, int(rng.random() < 0.01),
-                    str(created.replace(microsecond=0)), stamp,
+                    customer_id, f"C{customer_id:06d}", first, last, email, typed, e164, digits,
+                    city, region, "CO", birthday, consent, int(rng.random() < 0.01), joined, stamp,
                 ))  # fmt: skip
+                if consent != "unknown":
+                    consent_rows.append((customer_id, consent, joined, rng.choice(CONSENT_HOW)))
                 for tag_id, (_tag, share) in enumerate(TAGS, start=1):
                     if rng.random() < share:
                         tag_rows.append((customer_id, tag_id))
@@ -322,9 +328,14 @@ def create_demo_shop(
                                           f"V-{purchase_id:07d}"))  # fmt: skip
             connection.executemany(
                 "INSERT INTO customer (id, code, first_name, last_name, email, phone, phone_e164, "
-                "city, region, country, birthday, email_consent, archived, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "phone_digits, city, region, country, birthday, email_consent, archived, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 customer_rows,
+            )
+            connection.executemany(
+                "INSERT INTO consent_event (customer_id, state, recorded_at, method, source) "
+                "VALUES (?, ?, ?, ?, 'demo')",
+                consent_rows,
             )
             connection.executemany(
                 "INSERT INTO customer_tag (customer_id, tag_id) VALUES (?, ?)", tag_rows

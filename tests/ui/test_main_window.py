@@ -183,7 +183,7 @@ def test_damage_found_after_opening_is_reported(open_window, tmp_path, qtbot):
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close_for_good()
     data = bytearray(path.read_bytes())
-    for offset in range(8192 * 4, len(data), 4096):
+    for offset in range(len(data) // 2 // 4096 * 4096, len(data), 4096):
         data[offset + 100 : offset + 400] = b"\xa5" * 300
     path.write_bytes(bytes(data))
     db = open_shop(path)
