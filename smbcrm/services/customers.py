@@ -21,6 +21,7 @@ from smbcrm.models.tables import (
     CustomerTag,
     Tag,
 )
+from smbcrm.services.custom_fields import set_custom_values
 
 LIMITS = {
     "first_name": 100,
@@ -334,6 +335,34 @@ def update_customer(
         )
         if not updated:
             raise UserError(_("This customer no longer exists."))
+
+
+def save_customer(
+    db: SqliteDatabase,
+    customer_id: int | None,
+    data: CustomerInput,
+    *,
+    region: str,
+    tags: list[str],
+    custom_values: dict[int, object],
+    consent: str | None = None,
+    consent_method: str = "counter",
+    consent_source: str = "",
+) -> int:
+    """Everything the profile form holds, saved in one transaction; returns the customer's id.
+
+    A consent state different from the current one is appended as new evidence."""
+    with db.atomic():
+        if customer_id is None:
+            customer_id = create_customer(db, data, region=region)
+        else:
+            update_customer(db, customer_id, data, region=region)
+        set_tags(db, customer_id, tags)
+        set_custom_values(db, customer_id, custom_values)
+        current = Customer.get_by_id(customer_id).email_consent
+        if consent is not None and consent != current:
+            _consent_change(customer_id, consent, consent_method, consent_source)
+    return customer_id
 
 
 def _clean_tag(raw: str) -> str:

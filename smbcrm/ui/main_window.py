@@ -28,6 +28,8 @@ from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.settings import ShopProfile, save_settings, shop_profile
 
 from smbcrm.ui.context import ShopContext
+from smbcrm.ui.customers.duplicates_dialog import DuplicatesDialog
+from smbcrm.ui.customers.page import CustomersPage
 from smbcrm.ui.language import apply_language
 from smbcrm.ui.reports.page import ReportsPage
 from smbcrm.ui.restore_dialog import RestoreDialog
@@ -41,10 +43,6 @@ DEMO_CUSTOMERS = 2_000
 
 def _page_texts() -> dict[str, tuple[Callable[[], str], Callable[[], str]]]:
     return {
-        "customers": (
-            lambda: _("Customers"),
-            lambda: _("Every customer with their whole history: purchases, notes and messages."),
-        ),
         "segments": (
             lambda: _("Segments"),
             lambda: _("Groups of customers by what they buy, how often, how much and where."),
@@ -77,15 +75,17 @@ class MainWindow(QMainWindow):
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
-        self.navigation.setMinimumWidth(170)
-        self.navigation.setMaximumWidth(240)
+        self.navigation.setMinimumWidth(150)
+        self.navigation.setMaximumWidth(220)
         self.navigation.setStyleSheet("QListWidget#navigation::item { padding: 9px 12px; }")
         self.stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}
         texts = _page_texts()
         for key in self.PAGES:
-            if key == "reports":
-                page: QWidget = ReportsPage(context)
+            if key == "customers":
+                page: QWidget = CustomersPage(context)
+            elif key == "reports":
+                page = ReportsPage(context)
             elif key == "settings":
                 page = SettingsPage(context)
                 page.saved.connect(self._settings_saved)
@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.navigation)
         splitter.addWidget(self.stack)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([170, 1000])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
 
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
             "restore": self._action("Ctrl+Shift+R", self.restore_from_backup),
             "quit": self._action(QKeySequence.StandardKey.Quit, self.close),
             "check": self._action(None, self.check_database),
+            "duplicates": self._action("Ctrl+Shift+D", self.find_duplicates),
             "about": self._action(QKeySequence.StandardKey.HelpContents, self.show_about),
         }
         self.actions_by_name["quit"].setShortcuts(
@@ -152,6 +154,8 @@ class MainWindow(QMainWindow):
         self.go_menu = bar.addMenu("")
         for action in self.page_actions:
             self.go_menu.addAction(action)
+        self.tools_menu = bar.addMenu("")
+        self.tools_menu.addAction(self.actions_by_name["duplicates"])
         self.help_menu = bar.addMenu("")
         self.help_menu.addAction(self.actions_by_name["check"])
         self.help_menu.addSeparator()
@@ -172,12 +176,14 @@ class MainWindow(QMainWindow):
             self.page_actions[index].setText(names[key])
         self.file_menu.setTitle(_("&File"))
         self.go_menu.setTitle(_("&Go"))
+        self.tools_menu.setTitle(_("&Tools"))
         self.help_menu.setTitle(_("&Help"))
         texts = {
             "backup": _("&Back up now"),
             "restore": _("&Restore from backup…"),
             "quit": _("&Quit"),
             "check": _("&Check database"),
+            "duplicates": _("Find &duplicates…"),
             "about": _("&About smbcrm"),
         }
         for name, text in texts.items():
@@ -211,7 +217,7 @@ class MainWindow(QMainWindow):
     def _restore_window_state(self) -> None:
         geometry = self.settings.value("main_window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1100, 700)
+            self.resize(1240, 720)
         page = self.settings.value("main_window/page", "customers")
         self.show_page(self.PAGES.index(page) if page in self.PAGES else 0)
 
@@ -393,6 +399,13 @@ class MainWindow(QMainWindow):
         box.exec()
         if box.clickedButton() is restore:
             self.restore_from_backup()
+
+    def find_duplicates(self) -> DuplicatesDialog:
+        dialog = DuplicatesDialog(self.context, self)
+        dialog.merged.connect(self.pages["customers"].refresh)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.show()
+        return dialog
 
     def check_database(self) -> None:
         db = self.context.db

@@ -11,6 +11,7 @@ from smbcrm.core.paths import backups_dir
 from smbcrm.services.settings import ShopProfile, save_settings, shop_profile
 
 from smbcrm.ui.context import ShopContext
+from smbcrm.ui.settings.fields_section import FieldsAndTags
 from smbcrm.ui.shop_form import ShopForm
 from smbcrm.ui.title_page import heading
 
@@ -46,10 +47,13 @@ class SettingsPage(QWidget):
         backup_row.addStretch(1)
         backup_layout.addLayout(backup_row)
 
+        self.fields_and_tags = FieldsAndTags(context)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(self.title_label)
         layout.addWidget(self.shop_group)
+        layout.addWidget(self.fields_and_tags)
         layout.addWidget(self.backup_group)
         layout.addStretch(1)
         self.show_profile(context.profile)
@@ -68,6 +72,7 @@ class SettingsPage(QWidget):
             ).format(folder=backups_dir(self.context.db.path))
         )
         self.open_backups_button.setText(_("&Open the backups folder"))
+        self.fields_and_tags.retranslate()
 
     def show_profile(self, profile: ShopProfile) -> None:
         self.form.set_values(
@@ -79,6 +84,7 @@ class SettingsPage(QWidget):
 
     def refresh(self) -> None:
         self.show_profile(self.context.profile)
+        self.fields_and_tags.refresh()
 
     def save(self) -> None:
         values = self.form.values()

@@ -1,0 +1,1 @@
+"""The Customers page, the customer profile, and the duplicates tools."""
