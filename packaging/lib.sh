@@ -27,6 +27,12 @@ build_env_python() {
   fi
 }
 
+# A path the native Python understands (Git Bash on Windows hands /c/... to programs unchanged
+# in environment variables).
+native_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -m "$1"; else echo "$1"; fi
+}
+
 # Seconds since an epoch, for timing steps.
 now() { date +%s; }
 
@@ -74,7 +80,7 @@ build_bundle() {
   fi
   build_icons
   pyinstaller_started=$(now)
-  SMBCRM_ICONS_DIR="$ROOT/build/icons" "$(build_env_python)" -m PyInstaller --noconfirm --clean \
+  SMBCRM_ICONS_DIR=$(native_path "$ROOT/build/icons") "$(build_env_python)" -m PyInstaller --noconfirm --clean \
     --log-level WARN --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" \
     packaging/pyinstaller/smbcrm.spec
   finished=$(now)
