@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,8 +41,20 @@ def project():
 
 
 @pytest.fixture(scope="session")
-def generated_icons(tmp_path_factory, qapp):
-    """Every platform's icons, rendered once for the session (a widgets QApplication exists)."""
-    icons = load("icons")
+def generated_icons(tmp_path_factory):
+    """Every platform's icons, rendered once by `packaging/icons.py OUT` as the build runs it.
+
+    In a child process, so that no Qt application exists in the test process before the UI
+    tests make theirs.
+    """
     out = tmp_path_factory.mktemp("icons")
-    return icons, out, icons.generate(out)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [sys.executable, str(PACKAGING / "icons.py"), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return load("icons"), out

@@ -33,7 +33,7 @@ def test_per_user_install_that_keeps_data_unless_asked():
 
 def test_script_compiles_against_a_stand_in_bundle(generated_icons, tmp_path):
     need_tool("makensis", "nsis")
-    _icons, out, _written = generated_icons
+    _icons, out = generated_icons
     setup = tmp_path / "smbcrm-setup.exe"
     result = subprocess.run(
         ["sh", str(PACKAGING / "windows" / "check-script.sh"), str(out / "smbcrm.ico"), str(setup)],
