@@ -5,7 +5,10 @@ ALTER TABLE customer ADD COLUMN merged_into_id INTEGER REFERENCES customer (id) 
 ALTER TABLE customer ADD COLUMN purchase_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE customer ADD COLUMN total_spent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE customer ADD COLUMN last_purchase_at TEXT;
-CREATE INDEX customer_name ON customer (first_name COLLATE NOCASE, last_name COLLATE NOCASE);
+-- The default order of the customer list, covering: listing 100,000 ids reads only this index.
+CREATE INDEX customer_list_name
+ON customer (archived, first_name COLLATE NOCASE, last_name COLLATE NOCASE)
+WHERE merged_into_id IS NULL;
 CREATE INDEX customer_city ON customer (city COLLATE NOCASE);
 CREATE INDEX customer_last_purchase ON customer (last_purchase_at);
 CREATE INDEX customer_total_spent ON customer (total_spent);

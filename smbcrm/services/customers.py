@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from peewee import SqliteDatabase
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from smbcrm.core.dates import utc_now
 from smbcrm.core.errors import UserError
@@ -459,18 +461,95 @@ class CustomerQuery:
     descending: bool = False
 
 
+MIN_PHONE_DIGITS = 3
+
+
 def fts_query(text: str) -> str:
     """Turn what someone types into an FTS5 query: every word a prefix, all words required.
 
-    Digits typed with spaces, dashes or a leading + (a phone) become one number."""
+    Digits typed with spaces, dashes or parentheses (a phone) become one number; after a
+    leading + the country code is dropped, since it matches nearly everyone's number. A phone
+    query starts to search at three digits."""
     text = text.strip()
     if not text:
         return ""
-    compact = re.sub(r"[\s\-().+]", "", text)
-    if compact.isdigit() and len(compact) >= 3:
-        return f'phone : "{compact}"*'
+    if re.fullmatch(r"[\d\s\-().+]+", text):
+        digits = re.sub(r"\D", "", text)
+        if text.startswith("+"):
+            digits = _without_country_code(digits)
+        return f'phone : "{digits}"*' if len(digits) >= MIN_PHONE_DIGITS else ""
     words = re.findall(r"\w+", text, flags=re.UNICODE)
     return " ".join(f'"{word}"*' for word in words)
+
+
+def _without_country_code(digits: str) -> str:
+    for length in (1, 2, 3):
+        if int(digits[:length] or 0) in COUNTRY_CODE_TO_REGION_CODE:
+            return digits[length:]
+    return digits
+
+
+MIN_SEARCH = 2  # one letter matches half the shop: searching starts at two
+RANKED_LIMIT = 1_000  # up to this many matches are ordered best first, more by the list order
+
+
+def matching_ids(db: SqliteDatabase, text: str) -> list[int]:
+    """Ids of the customers whose indexed text matches, in no particular order (fast)."""
+    match = fts_query(text) if len(text.strip()) >= MIN_SEARCH else ""
+    if not match:
+        return []
+    sql = "SELECT rowid FROM customer_search WHERE customer_search MATCH ?"
+    return [row[0] for row in db.execute_sql(sql, (match,))]
+
+
+class CustomerLister:
+    """Answers the customer list's queries while someone types.
+
+    The order of the whole list for the current sort and filters is read once and kept; a
+    search then asks the search index which customers match and keeps their place in that
+    order, or ranks them best first when there are few. Call invalidate() after changes."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._base: tuple[CustomerQuery, list[int]] | None = None
+        self._position_of: tuple[list[int], dict[int, int]] | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._base = None
+            self._position_of = None
+
+    def _base_ids(self, query: CustomerQuery) -> list[int]:
+        with self._lock:
+            if self._base is not None and self._base[0] == query:
+                return self._base[1]
+        ids = customer_ids(self.db, query)
+        with self._lock:
+            self._base = (query, ids)
+        return ids
+
+    def ids(self, query: CustomerQuery) -> list[int]:
+        base_query = replace(query, text="", sort=query.sort or "name")
+        matched = matching_ids(self.db, query.text)
+        if not matched and not fts_query(
+            query.text if len(query.text.strip()) >= MIN_SEARCH else ""
+        ):
+            return self._base_ids(base_query)  # nothing to search for yet
+        if len(matched) <= RANKED_LIMIT and not query.sort:
+            return customer_ids(self.db, query)
+        base = self._base_ids(base_query)
+        if len(matched) * 4 < len(base):
+            position = self._positions(base)
+            return sorted((i for i in matched if i in position), key=position.__getitem__)
+        wanted = set(matched)
+        return [i for i in base if i in wanted]
+
+    def _positions(self, base: list[int]) -> dict[int, int]:
+        with self._lock:
+            if self._position_of is None or self._position_of[0] is not base:
+                self._position_of = (base, {customer: index for index, customer in enumerate(base)})
+            return self._position_of[1]
 
 
 def customer_ids(db: SqliteDatabase, query: CustomerQuery) -> list[int]:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from smbcrm.core.i18n import _, ngettext
-from smbcrm.services.customers import CustomerQuery, TagInfo, customer_ids, list_tags
+from smbcrm.services.customers import CustomerLister, CustomerQuery, TagInfo, list_tags
 
 from smbcrm.ui.context import ShopContext
 from smbcrm.ui.customers.profile_dialog import ProfileDialog
@@ -53,6 +53,7 @@ class CustomersPage(QWidget):
         self.new_button = QPushButton()
         self.count_label = QLabel()
 
+        self.lister = CustomerLister(context.db)
         self.model = CustomerListModel(context, self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -144,6 +145,8 @@ class CustomersPage(QWidget):
         )
 
     def refresh(self) -> None:
+        """After a change to the shop: forget the cached order and read again."""
+        self.lister.invalidate()
         db = self.context.db
         self.context.runner.run(
             lambda progress, cancel: list_tags(db), show_progress=False, on_success=self._fill_tags
@@ -153,7 +156,7 @@ class CustomersPage(QWidget):
     def reload(self) -> None:
         """Ask for the ids of the current search on a worker; the newest answer wins."""
         self._generation += 1
-        generation, query, db = self._generation, self.query(), self.context.db
+        generation, query, lister = self._generation, self.query(), self.lister
 
         def show(ids: list[int]) -> None:
             if generation == self._generation:
@@ -161,7 +164,7 @@ class CustomersPage(QWidget):
                 self._show_count()
 
         self.context.runner.run(
-            lambda progress, cancel: customer_ids(db, query), show_progress=False, on_success=show
+            lambda progress, cancel: lister.ids(query), show_progress=False, on_success=show
         )
 
     def _show_count(self) -> None:
