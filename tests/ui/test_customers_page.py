@@ -236,3 +236,18 @@ def test_export_from_the_profile_writes_json_and_csv(open_window, shop, qtbot, t
     qtbot.waitUntil(lambda: bool(shown))
     assert len(list(tmp_path.glob("customer-*.json"))) == 1
     assert len(list(tmp_path.glob("customer-*.csv"))) == 1
+
+
+def test_filtering_by_a_custom_field(open_window, shop, qtbot):
+    from smbcrm.services.custom_fields import set_custom_values
+
+    people = seeded(shop)
+    size = add_field(shop, "Talla", "choice", ["S", "M"])
+    set_custom_values(shop, people["luis"], {size: "M"})
+    window = open_window(shop)
+    page = window.pages["customers"]
+    qtbot.waitUntil(lambda: page.field_combo.count() == 3)
+    assert page.field_combo.itemText(2) == "Talla: M"
+    page.field_combo.setCurrentIndex(2)
+    page.field_combo.activated.emit(2)
+    qtbot.waitUntil(lambda: names(page) == ["Luis Pérez"])

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from smbcrm.core.i18n import _, ngettext
+from smbcrm.services.custom_fields import FieldInfo, list_fields
 from smbcrm.services.customers import CustomerLister, CustomerQuery, TagInfo, list_tags
 
 from smbcrm.ui.context import ShopContext
@@ -40,6 +41,7 @@ class CustomersPage(QWidget):
         self._generation = 0
         self.dialogs: dict[int | None, ProfileDialog] = {}
         self._tags: list[TagInfo] = []
+        self._fields: list[FieldInfo] = []
 
         self.title_label = heading()
         self.search_edit = QLineEdit()
@@ -47,6 +49,8 @@ class CustomersPage(QWidget):
         self.search_edit.setMinimumWidth(300)
         self.tag_combo = QComboBox()
         self.tag_combo.setMinimumWidth(150)
+        self.field_combo = QComboBox()  # "Size: M" for choice and yes/no fields
+        self.field_combo.setMinimumWidth(130)
         self.email_check = QCheckBox()
         self.phone_check = QCheckBox()
         self.archived_check = QCheckBox()
@@ -68,7 +72,7 @@ class CustomersPage(QWidget):
         header.setSectionsClickable(True)
         header.setStretchLastSection(False)
         # The name takes what is left; the others start at a width that fits typical values.
-        widths = {"email": 200, "phone": 115, "city": 100, "tags": 120, "last_purchase": 105,
+        widths = {"email": 200, "phone": 130, "city": 100, "tags": 120, "last_purchase": 105,
                   "total_spent": 110}  # fmt: skip
         for index, column in enumerate(COLUMNS):
             if column in widths:
@@ -91,11 +95,13 @@ class CustomersPage(QWidget):
         for check in (self.email_check, self.phone_check, self.archived_check):
             check.toggled.connect(lambda _on: self.reload())
         self.tag_combo.activated.connect(lambda _index: self.reload())
+        self.field_combo.activated.connect(lambda _index: self.reload())
         self.new_button.clicked.connect(self.new_customer)
 
         filters = QHBoxLayout()
         filters.addWidget(self.search_edit, 2)
         filters.addWidget(self.tag_combo, 1)
+        filters.addWidget(self.field_combo, 1)
         filters.addWidget(self.email_check)
         filters.addWidget(self.phone_check)
         filters.addWidget(self.archived_check)
@@ -120,8 +126,14 @@ class CustomersPage(QWidget):
         self.new_button.setText(_("&New customer"))
         self.new_button.setToolTip(QKeySequence(QKeySequence.StandardKey.New).toString())
         self._fill_tags(self._tags)
+        self._fill_fields(self._fields)
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         self._show_count()
+
+    def _filters_loaded(self, loaded: tuple[list[TagInfo], list[FieldInfo]]) -> None:
+        tags, fields = loaded
+        self._fill_tags(tags)
+        self._fill_fields(fields)
 
     def _fill_tags(self, tags: list[TagInfo]) -> None:
         chosen = self.tag_combo.currentData()
@@ -132,9 +144,29 @@ class CustomersPage(QWidget):
             self.tag_combo.addItem(f"{tag.name} ({tag.customers})", tag.id)
         self.tag_combo.setCurrentIndex(max(0, self.tag_combo.findData(chosen)))
 
+    def _fill_fields(self, fields: list[FieldInfo]) -> None:
+        chosen = self.field_combo.currentData()
+        self._fields = fields
+        self.field_combo.clear()
+        self.field_combo.addItem(_("Any field"), None)
+        for info in fields:
+            if info.kind == "yesno":
+                options = [("yes", _("Yes")), ("no", _("No"))]
+            elif info.kind == "choice":
+                options = [(choice, choice) for choice in info.choices]
+            else:
+                continue
+            for value, text in options:
+                self.field_combo.addItem(f"{info.name}: {text}", (info.id, value))
+        self.field_combo.setCurrentIndex(max(0, self.field_combo.findData(chosen)))
+        self.field_combo.setVisible(self.field_combo.count() > 1)
+
     def query(self) -> CustomerQuery:
         tag = self.tag_combo.currentData()
+        field = self.field_combo.currentData()
         return CustomerQuery(
+            field_id=field[0] if field else None,
+            field_value=field[1] if field else "",
             text=self.search_edit.text(),
             tag_ids=(tag,) if tag is not None else (),
             has_email=self.email_check.isChecked(),
@@ -149,7 +181,9 @@ class CustomersPage(QWidget):
         self.lister.invalidate()
         db = self.context.db
         self.context.runner.run(
-            lambda progress, cancel: list_tags(db), show_progress=False, on_success=self._fill_tags
+            lambda progress, cancel: (list_tags(db), list_fields(db)),
+            show_progress=False,
+            on_success=self._filters_loaded,
         )
         self.reload()
 

@@ -97,7 +97,10 @@ class ProfileDialog(QDialog):
     # ---- building -----------------------------------------------------------------------------
     def _build_profile_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)
         self.edits: dict[str, QLineEdit] = {}
         self.errors: dict[str, QLabel] = {}
         labels = {

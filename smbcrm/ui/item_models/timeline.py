@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 
@@ -61,7 +61,9 @@ class TimelineModel(QAbstractListModel):
             return event
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        when = format_datetime(to_local(event.occurred_at), "medium", locale=current_language())
+        moment = to_local(event.occurred_at)
+        language = current_language()
+        when = f"{format_date(moment, 'medium', locale=language)}, {format_time(moment, 'short', locale=language)}"
         heading = f"{when} · {event.title}"
         if event.amount is not None:
             profile = self.context.profile
