@@ -55,11 +55,16 @@ def _customers_search_and_history(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v2.sql")
 
 
+def _undoable_imports(db: SqliteDatabase) -> None:
+    _run_script(db, "schema_v3.sql")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "first tables", _create_first_tables),
     Migration(
         2, "customer search, totals, custom fields, consent, merges", _customers_search_and_history
     ),
+    Migration(3, "undoable imports, saved mappings", _undoable_imports),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

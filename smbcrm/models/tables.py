@@ -83,6 +83,35 @@ class Product(BaseModel):
     archived = BooleanField(default=False)
 
 
+class ImportBatch(BaseModel):
+    kind = TextField()  # customers | purchases | vcard
+    file_name = TextField()
+    imported_at = DateTimeField(default=utc_now)
+    rows = IntegerField(default=0)
+    created = IntegerField(default=0)
+    updated = IntegerField(default=0)
+    skipped = IntegerField(default=0)
+    errors = IntegerField(default=0)
+    undone_at = DateTimeField(null=True)
+
+
+class ImportChange(BaseModel):
+    batch = ForeignKeyField(ImportBatch, on_delete="CASCADE", backref="changes")
+    customer_id = IntegerField()
+    action = TextField()  # created | updated
+    previous = TextField(null=True)  # JSON
+
+
+class SavedMapping(BaseModel):
+    name = TextField()
+    kind = TextField()
+    mapping = TextField()
+    saved_at = DateTimeField(default=utc_now)
+
+    class Meta:
+        primary_key = CompositeKey("kind", "name")
+
+
 class Purchase(BaseModel):
     customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL", backref="purchases")
     purchased_at = DateTimeField()
@@ -90,6 +119,9 @@ class Purchase(BaseModel):
     currency = TextField()
     reference = TextField(null=True)
     source = TextField(default="")
+    import_batch = ForeignKeyField(
+        ImportBatch, null=True, on_delete="SET NULL", backref="purchases"
+    )
 
 
 class PurchaseLine(BaseModel):
@@ -99,6 +131,7 @@ class PurchaseLine(BaseModel):
     quantity = FloatField(default=1)
     unit_price = IntegerField()  # minor units
     amount = IntegerField()  # minor units
+    import_key = TextField(null=True, unique=True)  # the file row it came from
 
 
 class Activity(BaseModel):
@@ -137,6 +170,7 @@ class ConsentEvent(BaseModel):
     recorded_at = DateTimeField(default=utc_now)
     method = TextField()  # e.g. counter, form, import, unsubscribe
     source = TextField(default="")  # e.g. "import clientes.xlsx row 12"
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
 
 
 class Suppression(BaseModel):
@@ -180,4 +214,7 @@ ALL_TABLES = (
     Suppression,
     CustomerMerge,
     DuplicateDismissal,
+    ImportBatch,
+    ImportChange,
+    SavedMapping,
 )

@@ -132,6 +132,29 @@ def _text(problems: dict[str, str], name: str, value: str) -> str:
     return value
 
 
+# Plain ASCII addresses, the common case, checked without the library (about 1 µs instead of
+# 17 µs); anything else goes through email-validator. tests/services/test_customers.py checks
+# that both agree on many addresses.
+_SIMPLE_EMAIL = re.compile(
+    r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+)
+_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test", "example", "lan",
+                 "home", "internal", "corp", "intranet", "private"}  # fmt: skip
+
+
+def normalise_email(typed: str) -> str:
+    """A valid address in lower case, or EmailNotValidError saying why not."""
+    lowered = typed.strip().lower()
+    if (
+        len(lowered) <= 254
+        and _SIMPLE_EMAIL.fullmatch(lowered)
+        and len(lowered.split("@")[0]) <= 64
+        and lowered.rsplit(".", 1)[1] not in _SPECIAL_TLDS
+    ):
+        return lowered
+    return validate_email(typed, check_deliverability=False).normalized.lower()
+
+
 def parse_birthday(value: date | str | None, today: date | None = None) -> date | None:
     """A date of birth: ISO (1988-02-29) or day/month/year (29/02/1988) as written in LatAm."""
     if value in (None, ""):
@@ -174,7 +197,7 @@ def clean_customer(data: CustomerInput, region: str) -> CleanCustomer:
     email = None
     if email_typed and "email" not in problems:
         try:
-            email = validate_email(email_typed, check_deliverability=False).normalized.lower()
+            email = normalise_email(email_typed)
         except EmailNotValidError as error:
             problems["email"] = _("“{email}” is not a valid email address ({reason}).").format(
                 email=email_typed, reason=str(error).rstrip(".")

@@ -161,3 +161,27 @@ def test_notes_are_checked(shop):
     with pytest.raises(UserError):
         cs.add_note(shop, ana, "x" * 10_001)
     cs.add_note(shop, ana, "Llamar el lunes\npor el pedido")
+
+
+def test_the_fast_email_check_agrees_with_email_validator():
+    import random
+
+    from email_validator import EmailNotValidError, validate_email
+
+    rng = random.Random(3)
+    parts = ["ana", "ANA", "j.perez", "juan..perez", ".ana", "ana.", "maria_jose", "a+b", "ñandú",
+             "o'neil", "x" * 70, "ana-maria", "1990", "a%b", "", "a b"]  # fmt: skip
+    domains = ["gmail.com", "Hotmail.COM", "une.net.co", "example.com", "ejemplo.test", "localhost",
+               "-bad.com", "bad-.com", "a.b", "correo.com.co", "x" * 64 + ".com", "ñandú.co",
+               "sub.domain.org", "1.2.3.4", "gmail..com", "io"]  # fmt: skip
+    for _index in range(3_000):
+        address = f"{rng.choice(parts)}@{rng.choice(domains)}"
+        try:
+            expected = validate_email(address, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            expected = None
+        try:
+            got = cs.normalise_email(address)
+        except EmailNotValidError:
+            got = None
+        assert got == expected, address

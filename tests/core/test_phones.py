@@ -1,0 +1,45 @@
+"""The fast path for Colombian mobiles agrees with phonenumbers; other numbers use the library."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+
+from smbcrm.core.phones import Phone, parse_phone, phone_search_text
+
+
+def library(typed: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(typed, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_the_fast_path_agrees_with_the_library_on_many_numbers():
+    rng = random.Random(7)
+    styles = ("{p} {a} {b}", "{p}{a}{b}", "+57 {p} {a}{b}", "({p}) {a}-{b}", "57{p}{a}{b}",
+              "+57{p}{a}{b}", "{p}-{a}-{b}", "{p}.{a}.{b}")  # fmt: skip
+    for _index in range(20_000):
+        prefix = rng.choice((300, 301, 310, 315, 320, 321, 350, 351, 305, 302, 324, 333, 399))
+        typed = rng.choice(styles).format(
+            p=prefix, a=f"{rng.randint(0, 999):03d}", b=f"{rng.randint(0, 9999):04d}"
+        )
+        assert parse_phone(typed, "CO").e164 == library(typed, "CO"), typed
+
+
+def test_numbers_typed_any_way():
+    assert parse_phone("300 123 4567", "CO") == Phone("300 123 4567", "+573001234567")
+    assert parse_phone("+52 55 1234 5678", "CO").e164 == "+525512345678"
+    assert parse_phone("601 345 6789", "CO").e164 == "+576013456789"  # Bogotá landline
+    assert parse_phone("11 4567-8901", "AR").e164 == library("11 4567-8901", "AR")
+    assert parse_phone("llamar en la tarde", "CO").flagged
+    assert parse_phone("", "CO") == Phone("", None)
+
+
+def test_search_text_holds_every_way_to_start_a_number():
+    assert phone_search_text("300 123 4567", "+573001234567") == "3001234567 573001234567"
+    assert phone_search_text("ext 12", None) == "12"
