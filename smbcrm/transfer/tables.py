@@ -1,0 +1,835 @@
+"""Reading tables from spreadsheets and CSV: file kind by content, hostile-file checks, header row."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import chain
+from pathlib import Path, PurePosixPath
+
+import python_calamine
+from defusedxml import ElementTree as SafeElementTree
+from defusedxml.common import DefusedXmlException
+
+from smbcrm.core.errors import UserError
+from smbcrm.core.i18n import _
+
+CellValue = str | int | float | date | datetime | bool | None
+
+# Excel's own grid limit: a sheet with more rows was not written by a spreadsheet program.
+MAX_SHEET_ROWS = 1_048_576
+MAX_SHEET_COLUMNS = 16_384
+# No shop has more; the limit keeps a runaway file from running for ever.
+MAX_ROWS = 2_000_000
+# calamine holds a sheet as a dense grid of 32-byte cells: bound it before calamine allocates.
+MAX_SHEET_CELLS = 25_000_000
+MAX_UNCOMPRESSED_BYTES = 1024**3
+MAX_COMPRESSION_RATIO = 200
+BIG_MEMBER_BYTES = 10 * 1024**2
+MAX_ZIP_MEMBERS = 10_000
+HEADER_SEARCH_ROWS = 30
+DELIMITERS = (",", ";", "\t", "|")
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_WORKBOOK_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    kind: str  # "xlsx" | "xls" | "xlsb" | "ods" | "csv"
+    sheets: tuple[str, ...]  # () for csv
+    sheet: str | None  # the sheet read
+    encoding: str | None  # csv only
+    delimiter: str | None  # csv only
+    header_row: int  # 1-based row number in the file
+    headers: tuple[str, ...]  # cleaned header texts ('' for empty header cells)
+    # True when an xlsx workbook uses the 1904 date system. calamine already turns date cells
+    # into the right dates; this matters only for serial numbers in cells not formatted as dates.
+    # Read from xlsx only; always False for xls, xlsb and ods (calamine does not report it).
+    epoch_1904: bool = False
+
+
+def normalise_cell(value: object) -> CellValue:
+    """The one place where reader types become CellValues: integral floats become int,
+    midnight datetimes become dates, empty or blank text becomes None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        if value.time() == time(0) and value.tzinfo is None:
+            return value.date()
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return value
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value)
+
+
+def clean_header(value: CellValue) -> str:
+    """A header cell as one line of text ('' when empty); numbers without a trailing '.0'."""
+    value = normalise_cell(value)
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime | date) else str(value)
+    return " ".join(text.split())
+
+
+class Table:
+    """An open table: its info and a stream of its data rows. Use it as a context manager."""
+
+    def __init__(
+        self,
+        info: TableInfo,
+        data_rows: Iterator[tuple[int, list[CellValue]]],
+        closer=None,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
+        self.info = info
+        self._data_rows = data_rows
+        self._closer = closer
+        self._max_rows = max_rows
+        self._consumed = False
+
+    def rows(self) -> Iterator[tuple[int, list[CellValue]]]:
+        """(1-based row number in the file, cells) for every data row after the header row,
+        skipping wholly empty rows; cells padded/truncated to len(headers). Read once."""
+        if self._consumed:
+            raise RuntimeError("Table.rows() can be read only once")
+        self._consumed = True
+        width = len(self.info.headers)
+        for count, (number, cells) in enumerate(self._data_rows, 1):
+            if len(cells) < width:
+                cells = cells + [None] * (width - len(cells))
+            elif len(cells) > width:
+                cells = cells[:width]
+            if count > self._max_rows:
+                raise UserError(
+                    _(
+                        "The table has more than {limit:,} rows, more than smbcrm can import "
+                        "at once. Split the file into smaller files and import them one by one."
+                    ).format(limit=self._max_rows)
+                )
+            yield number, cells
+
+    def close(self) -> None:
+        if self._closer is not None:
+            closer, self._closer = self._closer, None
+            closer()
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_table(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    max_rows: int = MAX_ROWS,
+) -> Table:
+    """Open a spreadsheet or CSV file, find its header row, and return it ready to stream.
+    Raises UserError for files that are not tables, are protected, damaged or hostile."""
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind == "csv":
+        return _open_csv(path, encoding=encoding, delimiter=delimiter, max_rows=max_rows)
+    return _open_workbook(path, kind, sheet=sheet, max_rows=max_rows)
+
+
+# ---------------------------------------------------------------- file kind
+
+
+def detect_kind(path: Path) -> str:
+    """ "xlsx", "xlsb", "ods", "xls" or "csv" from the file's content; UserError otherwise."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(8192)
+    except FileNotFoundError:
+        raise UserError(_("The file {name} was not found.").format(name=path.name)) from None
+    except OSError as error:
+        raise UserError(
+            _(
+                "The file {name} cannot be read ({reason}). Check that it is not open elsewhere."
+            ).format(name=path.name, reason=error.strerror or error)
+        ) from None
+    if not head:
+        raise UserError(_("The file {name} is empty.").format(name=path.name))
+    extension = path.suffix.lower()
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_kind(path)
+    if head.startswith(_OLE_MAGIC):
+        return _ole_kind(path)
+    text_like = _looks_like_text(head)
+    if text_like and head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(
+        (b"<!doctype html", b"<html", b"<?xml", b"<table", b"<meta")
+    ):
+        raise UserError(
+            _(
+                "The file {name} is a web page (HTML or XML), not a spreadsheet, even though its "
+                "name says otherwise. Open it in Excel or LibreOffice and save it as .xlsx or "
+                ".csv, then import that file."
+            ).format(name=path.name)
+        )
+    if text_like:
+        if extension in _WORKBOOK_EXTENSIONS:
+            raise UserError(
+                _(
+                    "The file {name} is named like a workbook ({extension}) but is really a text "
+                    "(CSV) file. Rename it to end in .csv and import it again."
+                ).format(name=path.name, extension=extension)
+            )
+        return "csv"
+    raise UserError(
+        _(
+            "The file {name} is not a spreadsheet or CSV file smbcrm can read. Save it from "
+            "your spreadsheet program as .xlsx or .csv and import that file."
+        ).format(name=path.name)
+    )
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if _utf16_without_bom(head):
+        return True
+    if b"\x00" in head:
+        return False
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13, 12))
+    return controls <= len(head) // 100
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    sample = head[:4096]
+    if len(sample) < 4:
+        return None
+    even_zeros = sample[0::2].count(0)
+    odd_zeros = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd_zeros > half * 0.4 and even_zeros < half * 0.05:
+        return "utf-16-le"
+    if even_zeros > half * 0.4 and odd_zeros < half * 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _zip_kind(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+            if "xl/workbook.bin" in names:
+                return "xlsb"
+            if "content.xml" in names and (
+                "mimetype" not in names or archive.read("mimetype")[:100].strip() == _ODS_MIMETYPE
+            ):
+                return "ods"
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise UserError(
+            _(
+                "The file {name} is damaged: it looks like a workbook but cannot be opened. "
+                "Open it in your spreadsheet program, save it again and import the new file."
+            ).format(name=path.name)
+        ) from None
+    raise UserError(
+        _(
+            "The file {name} is a compressed archive but not a spreadsheet (.xlsx, .xlsb or "
+            ".ods). Extract the spreadsheet from it and import that."
+        ).format(name=path.name)
+    )
+
+
+def _ole_kind(path: Path) -> str:
+    # An OLE container holds old .xls workbooks and also every password-protected Office file,
+    # whose real workbook is an "EncryptedPackage" stream inside it.
+    marker = "EncryptedPackage".encode("utf-16-le")
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            if marker in block:
+                raise _password_error(path)
+            if stream.tell() > 64 << 20:
+                break
+    return "xls"
+
+
+def _password_error(path: Path) -> UserError:
+    return UserError(
+        _(
+            "The workbook {name} is protected with a password, so smbcrm cannot read it. Open it "
+            "in Excel, remove the password (File > Info > Protect Workbook), save, and import it "
+            "again."
+        ).format(name=path.name)
+    )
+
+
+# ---------------------------------------------------------------- workbooks
+
+
+def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -> Table:
+    epoch_1904 = False
+    sheet_members: dict[str, str] = {}
+    if kind in ("xlsx", "xlsb", "ods"):
+        _check_zip(path)
+    if kind == "xlsx":
+        sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        raise _password_error(path) from None
+    except (python_calamine.CalamineError, OSError, ValueError) as error:
+        raise UserError(
+            _(
+                "The workbook {name} cannot be read ({reason}). Open it in your spreadsheet "
+                "program, save it again as .xlsx and import the new file."
+            ).format(name=path.name, reason=str(error)[:200])
+        ) from None
+    try:
+        names = tuple(
+            meta.name
+            for meta in workbook.sheets_metadata
+            if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+        ) or tuple(workbook.sheet_names)
+        if sheet is not None and sheet not in names:
+            raise UserError(
+                _(
+                    "The workbook {name} has no sheet called “{sheet}”. Its sheets are: {sheets}."
+                ).format(name=path.name, sheet=sheet, sheets=", ".join(names))
+            )
+        candidates = [sheet] if sheet is not None else list(names)
+        for candidate in candidates:
+            if kind == "xlsx":
+                member = sheet_members.get(candidate)
+                if member is None:
+                    # Unresolvable sheet part: check every worksheet rather than trust calamine.
+                    for other in _worksheet_members(path):
+                        _check_sheet_extent(path, other, candidate)
+                else:
+                    _check_sheet_extent(path, member, candidate)
+            calamine_sheet = _load_sheet(workbook, candidate, path)
+            end = calamine_sheet.end
+            if end is not None and end[0] + 1 > MAX_SHEET_ROWS:
+                raise _too_many_rows_error(path, candidate)
+            numbered = _numbered_rows(calamine_sheet.iter_rows())
+            found = _find_header(numbered)
+            if found is None:
+                continue  # an empty sheet: look at the next one unless one was asked for
+            header_row, headers, buffered, rest = found
+            info = TableInfo(
+                kind=kind,
+                sheets=names,
+                sheet=candidate,
+                encoding=None,
+                delimiter=None,
+                header_row=header_row,
+                headers=headers,
+                epoch_1904=epoch_1904,
+            )
+            return Table(info, chain(buffered, rest), workbook.close, max_rows)
+        raise UserError(
+            _("The sheet “{sheet}” of {name} is empty. Pick a sheet that has the data.").format(
+                sheet=sheet, name=path.name
+            )
+            if sheet is not None
+            else _("The workbook {name} has no data in any sheet.").format(name=path.name)
+        )
+    except BaseException:
+        workbook.close()
+        raise
+
+
+def _load_sheet(workbook, name: str, path: Path):
+    try:
+        return workbook.get_sheet_by_name(name)
+    except python_calamine.PasswordError:
+        raise _password_error(path) from None
+    except python_calamine.CalamineError as error:
+        raise UserError(
+            _(
+                "The sheet “{sheet}” of {name} cannot be read ({reason}). Open the workbook in "
+                "your spreadsheet program, save it again and import the new file."
+            ).format(sheet=name, name=path.name, reason=str(error)[:200])
+        ) from None
+
+
+def _numbered_rows(rows: Iterable[list]) -> Iterator[tuple[int, list[CellValue]]]:
+    # python-calamine's iter_rows starts at the sheet's first row (A1), so row i is row i+1.
+    for index, row in enumerate(rows):
+        # normalise_cell inlined for the two commonest types: this loop runs once per cell.
+        cells = [
+            (value if value and not value.isspace() else None)
+            if value.__class__ is str
+            else (int(value) if value.is_integer() else value)
+            if value.__class__ is float
+            else normalise_cell(value)
+            for value in row
+        ]
+        if cells.count(None) != len(cells):
+            yield index + 1, cells
+
+
+def _too_many_rows_error(path: Path, sheet: str) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} has more rows than a spreadsheet can hold "
+            "({limit:,}), so the file was not written by a spreadsheet program or is damaged. "
+            "Save the data again from the program that made it."
+        ).format(sheet=sheet, name=path.name, limit=MAX_SHEET_ROWS)
+    )
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse zip bombs from the declared sizes, before anything decompresses a byte."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise UserError(
+            _(
+                "The file {name} is damaged and cannot be opened. Open it in your spreadsheet "
+                "program, save it again and import the new file."
+            ).format(name=path.name)
+        ) from None
+    bomb = UserError(
+        _(
+            "The file {name} expands to far more data than a real spreadsheet, so it was "
+            "refused for safety (it may be a “zip bomb”). If you trust it, open it in your "
+            "spreadsheet program, save it again and import the new file."
+        ).format(name=path.name)
+    )
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise bomb
+    total = 0
+    for member in members:
+        total += member.file_size
+        if total > MAX_UNCOMPRESSED_BYTES:
+            raise bomb
+        if member.file_size > BIG_MEMBER_BYTES and member.file_size > MAX_COMPRESSION_RATIO * max(
+            member.compress_size, 1
+        ):
+            raise bomb
+
+
+def _read_small_member(archive: zipfile.ZipFile, name: str, limit: int = 16 << 20) -> bytes:
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise ValueError("part too large")
+    with archive.open(info) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError("part too large")
+    return data
+
+
+def _xlsx_workbook_parts(path: Path) -> tuple[dict[str, str], bool]:
+    """Sheet name -> zip member of its XML, and whether the workbook counts dates from 1904.
+    Parsed with defusedxml: entity tricks are refused, never expanded."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            workbook = SafeElementTree.fromstring(_read_small_member(archive, "xl/workbook.xml"))
+            try:
+                rels = SafeElementTree.fromstring(
+                    _read_small_member(archive, "xl/_rels/workbook.xml.rels")
+                )
+            except KeyError:
+                rels = None
+    except DefusedXmlException:
+        raise UserError(
+            _(
+                "The workbook {name} contains XML tricks (entity definitions) used to attack "
+                "programs, so it was refused. Save the data again from the program that made it."
+            ).format(name=path.name)
+        ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SafeElementTree.ParseError):
+        raise UserError(
+            _(
+                "The workbook {name} is damaged and cannot be read. Open it in your spreadsheet "
+                "program, save it again and import the new file."
+            ).format(name=path.name)
+        ) from None
+    properties = workbook.find(f"{_NS_MAIN}workbookPr")
+    epoch_1904 = properties is not None and properties.get("date1904", "").lower() in (
+        "1",
+        "true",
+    )
+    targets: dict[str, str] = {}
+    if rels is not None:
+        for relationship in rels.iter(f"{_NS_PKG_REL}Relationship"):
+            target = relationship.get("Target", "")
+            if target.startswith("/"):
+                member = target.lstrip("/")
+            else:
+                member = str(PurePosixPath("xl") / target)
+            # Resolve "xl/../x" without touching the file system.
+            parts: list[str] = []
+            for part in member.split("/"):
+                if part == "..":
+                    if parts:
+                        parts.pop()
+                elif part not in ("", "."):
+                    parts.append(part)
+            targets[relationship.get("Id", "")] = "/".join(parts)
+    members: dict[str, str] = {}
+    sheets = workbook.find(f"{_NS_MAIN}sheets")
+    for element in sheets if sheets is not None else ():
+        member = targets.get(element.get(f"{_NS_REL}id", ""))
+        if member:
+            members[element.get("name", "")] = member
+    return members, epoch_1904
+
+
+def _worksheet_members(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return [
+            name
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml")
+        ]
+
+
+# Any r="..." attribute (rows r="12", cells r="AB12"). Matching "r=" without the space before it
+# also catches other attributes ending in r: harmless, the bound only grows.
+_REFERENCE = re.compile(rb'r="([A-Za-z]{0,4})([0-9]{1,12})"')
+_LONG_ROW_REFERENCE = re.compile(rb'r="[A-Za-z]{0,4}([0-9]{6,12})"')
+_FIVE_DIGIT_ROW_REFERENCE = re.compile(rb'r="[A-Za-z]{0,4}([0-9]{5,12})"')
+_WIDE_COLUMN_REFERENCE = re.compile(rb'r="([A-Za-z]{2,4})[0-9]')
+# A cell or row tag whose first attribute is not its position (or that has no attributes).
+_UNPOSITIONED_TAG = re.compile(rb'<(?:c|row)(?:[>/]|\s+(?!r="))')
+_CELL_TAG = re.compile(rb"<(?:[\w.-]+:)?c[\s/>]")
+_CELL_WITH_REFERENCE = re.compile(rb'<(?:[\w.-]+:)?c\s[^>]*?\br="')
+_ROW_TAG = re.compile(rb"<(?:[\w.-]+:)?row[\s/>]")
+_ROW_WITH_REFERENCE = re.compile(rb'<(?:[\w.-]+:)?row\s[^>]*?\br="')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + (letter - 64)
+    return number
+
+
+@dataclass
+class _Extent:
+    rows: int = 0  # upper bound of the last row number
+    columns: int = 0  # upper bound of the last column number
+    unpositioned_rows: int = 0
+    widest_unpositioned_row: int = 0
+
+    def measure(self, data: bytes) -> None:
+        if b":c" in data or b":row" in data or _UNPOSITIONED_TAG.search(data):
+            self._measure_exactly(data)
+            return
+        # The common case (every cell and row starts with its position), in a few fast passes.
+        wide = set(_WIDE_COLUMN_REFERENCE.findall(data))
+        self.columns = max(self.columns, 26, *(_column_number(letters) for letters in wide))
+        long_rows = _LONG_ROW_REFERENCE.findall(data)
+        if long_rows:
+            self.rows = max(self.rows, max(int(digits) for digits in long_rows))
+        elif wide:
+            rows = _FIVE_DIGIT_ROW_REFERENCE.findall(data)
+            self.rows = max(self.rows, max((int(digits) for digits in rows), default=9_999))
+        else:
+            self.rows = max(self.rows, 99_999)
+
+    def _measure_exactly(self, data: bytes) -> None:
+        references = _REFERENCE.findall(data)
+        if references:
+            self.rows = max(self.rows, max(int(digits) for _letters, digits in references))
+            letters = {letters for letters, _digits in references if letters}
+            self.columns = max(self.columns, *(_column_number(item) for item in letters), 1)
+        self.unpositioned_rows += len(_ROW_TAG.findall(data)) - len(
+            _ROW_WITH_REFERENCE.findall(data)
+        )
+        if len(_CELL_TAG.findall(data)) != len(_CELL_WITH_REFERENCE.findall(data)):
+            # Cells without a position follow the previous one: bound the row's width.
+            for segment in data.split(b"row"):
+                self.widest_unpositioned_row = max(
+                    self.widest_unpositioned_row, len(_CELL_TAG.findall(segment))
+                )
+
+    @property
+    def height(self) -> int:
+        return self.rows + self.unpositioned_rows
+
+    @property
+    def width(self) -> int:
+        return self.columns + self.widest_unpositioned_row
+
+
+def _check_sheet_extent(path: Path, member: str, sheet: str) -> None:
+    """Bound a sheet's extent from its XML before calamine lays it out as a dense grid (two
+    far-apart cells would make it allocate hundreds of gigabytes and abort the process).
+    The <dimension> element is ignored: it can lie."""
+    extent = _Extent()
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+            carry = b""
+            while True:
+                block = stream.read(4 << 20)
+                data = carry + block
+                if block:
+                    cut = data.rfind(b"<")
+                    if cut <= 0:
+                        carry = data
+                        continue
+                    data, carry = data[:cut], data[cut:]
+                else:
+                    carry = b""
+                if data:
+                    extent.measure(data)
+                if not block:
+                    break
+    except KeyError:
+        return  # calamine will report the missing part itself
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        raise UserError(
+            _(
+                "The sheet “{sheet}” of {name} is damaged and cannot be read. Open the workbook "
+                "in your spreadsheet program, save it again and import the new file."
+            ).format(sheet=sheet, name=path.name)
+        ) from None
+    if extent.rows > MAX_SHEET_ROWS:
+        raise _too_many_rows_error(path, sheet)
+    height = extent.height
+    if height * max(extent.width, 1) > MAX_SHEET_CELLS:
+        raise UserError(
+            _(
+                "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
+                "large to read safely. Delete the empty rows and columns far from the data (or "
+                "copy the data to a new workbook), save and import again."
+            ).format(sheet=sheet, name=path.name, rows=height, columns=extent.width)
+        )
+
+
+# ---------------------------------------------------------------- header row
+
+
+def _is_header_text(value: CellValue) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text or len(text) > 60:
+        return False
+    stripped = text.replace(".", "").replace(",", "").replace("-", "").replace(" ", "")
+    return not stripped.isdigit() and "@" not in text
+
+
+def _header_score(cells: list[CellValue]) -> tuple[int, int]:
+    filled = [cell for cell in cells if cell is not None]
+    return len(filled), sum(1 for cell in filled if _is_header_text(cell))
+
+
+def _find_header(
+    numbered: Iterator[tuple[int, list[CellValue]]],
+) -> tuple[int, tuple[str, ...], list[tuple[int, list[CellValue]]], Iterator] | None:
+    """Pick the header row among the first non-empty rows: the first row whose cells are
+    mostly short texts and fill most of the table's width (title rows above it fill one or two
+    cells). Returns (row number, headers, the buffered data rows after it, the rest)."""
+    sample: list[tuple[int, list[CellValue]]] = []
+    for item in numbered:
+        sample.append(item)
+        if len(sample) >= HEADER_SEARCH_ROWS:
+            break
+    if not sample:
+        return None
+    width = max(_header_score(cells)[0] for _number, cells in sample)
+    chosen = 0
+    for index, (_number, cells) in enumerate(sample):
+        filled, texts = _header_score(cells)
+        if filled == 0:
+            continue
+        wide_enough = filled >= max(1, round(width * 0.6)) if width > 1 else True
+        if not (wide_enough and texts >= max(1, filled * 0.7)):
+            continue
+        following = sample[index + 1][1] if index + 1 < len(sample) else None
+        if following is not None and index + 1 < len(sample):
+            following_filled, following_texts = _header_score(following)
+            # Two header-like rows in a row where the next one is wider: this one is a title.
+            if following_texts >= following_filled * 0.7 and following_filled > filled + 1:
+                continue
+        chosen = index
+        break
+    header_number, header_cells = sample[chosen]
+    last = len(header_cells)
+    while last > 0 and header_cells[last - 1] is None:
+        last -= 1
+    headers = tuple(clean_header(cell) for cell in header_cells[:last])
+    return header_number, headers, sample[chosen + 1 :], numbered
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, max_rows: int) -> Table:
+    if encoding is None:
+        encoding = detect_encoding(path)
+    else:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UserError(
+                _("“{encoding}” is not a text encoding smbcrm knows. Try utf-8 or cp1252.").format(
+                    encoding=encoding
+                )
+            ) from None
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise UserError(
+            _("The separator must be one of: comma, semicolon, tab or vertical bar (|).")
+        )
+    stream = open(path, encoding=encoding, newline="", errors="strict")  # noqa: SIM115
+    try:
+        if delimiter is None:
+            sample = stream.read(256 * 1024)
+            stream.seek(0)
+            delimiter = detect_delimiter(sample)
+        numbered = _numbered_csv_rows(path, stream, delimiter, encoding)
+        found = _find_header(numbered)
+        if found is None:
+            raise UserError(_("The file {name} has no data.").format(name=path.name))
+        header_row, headers, buffered, rest = found
+    except UnicodeDecodeError:
+        stream.close()
+        raise _encoding_error(path, encoding) from None
+    except BaseException:
+        stream.close()
+        raise
+    info = TableInfo(
+        kind="csv",
+        sheets=(),
+        sheet=None,
+        encoding=encoding,
+        delimiter=delimiter,
+        header_row=header_row,
+        headers=headers,
+    )
+    return Table(info, chain(buffered, rest), stream.close, max_rows)
+
+
+def _encoding_error(path: Path, encoding: str) -> UserError:
+    return UserError(
+        _(
+            "The file {name} is not valid {encoding} text. Choose another encoding in the "
+            "import (cp1252 for files saved by Excel in Spanish, utf-8 for most others)."
+        ).format(name=path.name, encoding=encoding)
+    )
+
+
+_FORMULA_ESCAPE = ("'=", "'+", "'-", "'@", "'\t", "'\r", "'\x00")
+
+
+def _numbered_csv_rows(
+    path: Path, stream, delimiter: str, encoding: str
+) -> Iterator[tuple[int, list[CellValue]]]:
+    """CSV records numbered as a spreadsheet program shows them (record n is row n, even when a
+    quoted field spans several lines); empty cells become None. A leading apostrophe that
+    guards a formula character (as our own export writes) is removed."""
+    reader = csv.reader(stream, delimiter=delimiter, strict=False)
+    number = 0
+    try:
+        for record in reader:
+            number += 1
+            cells: list[CellValue] = []
+            filled = False
+            for field in record:
+                if not field or field.isspace():
+                    cells.append(None)
+                    continue
+                if field.startswith(_FORMULA_ESCAPE):
+                    field = field[1:]
+                cells.append(field)
+                filled = True
+            if filled:
+                yield number, cells
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
+    except csv.Error as error:
+        raise UserError(
+            _(
+                "Row {row} of {name} cannot be read as CSV ({reason}). Check the quotes in that "
+                "row, or open the file in a spreadsheet program and save it again."
+            ).format(row=number + 1, name=path.name, reason=error)
+        ) from None
+
+
+def detect_encoding(path: Path) -> str:
+    """ "utf-8-sig", "utf-16", "utf-16-le"/"utf-16-be" (no mark), "utf-8" when the whole file
+    is valid UTF-8, else "cp1252" (as Excel saves CSV in Spanish), or "latin-1" for bytes
+    cp1252 leaves undefined."""
+    with open(path, "rb") as stream:
+        head = stream.read(8192)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        without_mark = _utf16_without_bom(head)
+        if without_mark:
+            return without_mark
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        undefined_in_cp1252 = False
+        try:
+            while block := stream.read(1 << 20):
+                decoder.decode(block)
+                undefined_in_cp1252 = undefined_in_cp1252 or any(
+                    byte in block for byte in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+                )
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+        while not undefined_in_cp1252 and (block := stream.read(1 << 20)):
+            undefined_in_cp1252 = any(
+                byte in block for byte in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+            )
+    return "latin-1" if undefined_in_cp1252 else "cp1252"
+
+
+def detect_delimiter(sample: str) -> str:
+    """The separator among , ; TAB | that splits the sample's rows into the same number of
+    fields most consistently (quotes and quoted line breaks respected)."""
+    if len(sample) >= 256 * 1024:
+        cut = sample.rfind("\n")
+        if cut > 0:
+            sample = sample[:cut]
+    best, best_score = ",", -1.0
+    for candidate in DELIMITERS:
+        try:
+            records = list(csv.reader(io.StringIO(sample), delimiter=candidate))[:200]
+        except csv.Error:
+            continue
+        counts = [len(record) for record in records if any(field.strip() for field in record)]
+        counts = [count for count in counts if count > 1]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = counts.count(mode) * (1 + min(mode, 50) / 100)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
