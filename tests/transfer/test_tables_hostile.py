@@ -1,0 +1,162 @@
+"""Hostile and mislabelled files are refused quickly with a clear message, never a crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+from smbcrm.core.errors import UserError
+from smbcrm.transfer.tables import open_table
+
+from .conftest import replace_sheet_xml, write_xlsx
+
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+@pytest.fixture
+def plain_xlsx(tmp_path):
+    return write_xlsx(tmp_path / "plain.xlsx", [["Nombre", "Total"], ["Ana", 1]])
+
+
+def test_csv_named_xlsx_is_refused(tmp_path):
+    path = tmp_path / "clientes.xlsx"
+    path.write_text("Nombre,Correo\nAna,ana@x.co\n", encoding="utf-8")
+    with pytest.raises(UserError, match="really a text"):
+        open_table(path)
+
+
+def test_html_named_xls_is_refused(tmp_path):
+    path = tmp_path / "reporte.xls"
+    path.write_text("<html><body><table><tr><td>Nombre</td></tr></table></body></html>")
+    with pytest.raises(UserError, match="web page"):
+        open_table(path)
+
+
+def test_random_binary_and_non_spreadsheet_zip_are_refused(tmp_path):
+    binary = tmp_path / "foto.xlsx"
+    binary.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(UserError, match="not a spreadsheet"):
+        open_table(binary)
+    archive = tmp_path / "docs.xlsx"
+    with zipfile.ZipFile(archive, "w") as output:
+        output.writestr("readme.txt", "hola")
+    with pytest.raises(UserError, match="archive but not a spreadsheet"):
+        open_table(archive)
+
+
+def test_password_protected_workbook_is_refused(tmp_path):
+    # Office saves an encrypted .xlsx as an OLE compound file holding an EncryptedPackage stream.
+    stand_in = bytearray(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088)
+    stand_in[1024 : 1024 + 32] = "EncryptedPackage".encode("utf-16-le")
+    path = tmp_path / "protegido.xlsx"
+    path.write_bytes(bytes(stand_in))
+    with pytest.raises(UserError, match="password"):
+        open_table(path)
+
+
+def test_zip_bomb_is_refused_before_decompressing(tmp_path, plain_xlsx):
+    bomb = tmp_path / "bomb.xlsx"
+    with (
+        zipfile.ZipFile(plain_xlsx) as original,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as output,
+    ):
+        for info in original.infolist():
+            output.writestr(info.filename, original.read(info.filename))
+        with output.open("xl/media/zeros.bin", "w", force_zip64=True) as member:
+            block = b"\x00" * (1 << 20)
+            for _ in range(300):  # 300 MiB of zeros: compresses about 1000:1
+                member.write(block)
+    started = time.perf_counter()
+    with pytest.raises(UserError, match="zip bomb"):
+        open_table(bomb)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_too_much_declared_data_in_total_is_refused(tmp_path, plain_xlsx, monkeypatch):
+    from smbcrm.transfer import tables
+
+    monkeypatch.setattr(tables, "MAX_UNCOMPRESSED_BYTES", 1000)
+    with pytest.raises(UserError, match="zip bomb"):
+        open_table(plain_xlsx)
+
+
+def test_sheet_with_more_rows_than_excel_allows_is_refused(tmp_path, plain_xlsx):
+    xml = (
+        SHEET_HEAD
+        + b'<row r="1"><c r="A1" t="inlineStr"><is><t>Nombre</t></is></c></row>'
+        + b'<row r="1048577"><c r="A1048577"><v>1</v></c></row>'
+        + SHEET_TAIL
+    )
+    path = replace_sheet_xml(plain_xlsx, tmp_path / "tall.xlsx", xml)
+    with pytest.raises(UserError, match="more rows than a spreadsheet can hold"):
+        open_table(path)
+
+
+def test_far_apart_cells_are_refused_not_a_crash(tmp_path, plain_xlsx):
+    # calamine lays a sheet out densely: A1 plus XFD1048576 would ask for 550 GB and abort the
+    # whole process. Run in a child so a regression fails this test instead of killing pytest.
+    corners = [
+        b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>',
+        # The position as a second attribute, and a cell with no position after a far one.
+        b'<row r="1"><c t="n" r="A1"><v>1</v></c></row>'
+        b'<row r="900000"><c s="0" r="XFA900000"><v>2</v></c><c><v>3</v></c></row>',
+    ]
+    for index, rows in enumerate(corners):
+        path = replace_sheet_xml(
+            plain_xlsx, tmp_path / f"corners{index}.xlsx", SHEET_HEAD + rows + SHEET_TAIL
+        )
+        code = (
+            "import sys; from smbcrm.core.errors import UserError; "
+            "from smbcrm.transfer.tables import open_table\n"
+            f"try:\n    open_table({str(path)!r})\nexcept UserError as e:\n    print(e); sys.exit(3)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 3, result.stderr[-500:]
+        assert "too large to read safely" in result.stdout
+
+
+def test_xml_entity_bomb_is_refused(tmp_path, plain_xlsx):
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">'.encode()
+            for n in range(1, 10)
+        )
+        + b"]>"
+    )
+    # In the workbook part we parse ourselves: defusedxml refuses it.
+    with zipfile.ZipFile(plain_xlsx) as original:
+        workbook_xml = original.read("xl/workbook.xml")
+    hostile_workbook = replace_sheet_xml(
+        plain_xlsx,
+        tmp_path / "entities-workbook.xlsx",
+        laughs + workbook_xml.split(b"?>", 1)[-1]
+        if workbook_xml.startswith(b"<?xml")
+        else laughs + workbook_xml,
+        member="xl/workbook.xml",
+    )
+    with pytest.raises(UserError, match="XML tricks|damaged"):
+        open_table(hostile_workbook)
+    # In a sheet, read by calamine: it does not expand entities; it must not blow up.
+    sheet = (
+        laughs
+        + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + b'<row r="1"><c r="A1" t="inlineStr"><is><t>Nombre</t></is></c></row>'
+        + b'<row r="2"><c r="A2" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+        + SHEET_TAIL
+    )
+    hostile_sheet = replace_sheet_xml(plain_xlsx, tmp_path / "entities-sheet.xlsx", sheet)
+    started = time.perf_counter()
+    with pytest.raises(UserError, match="cannot be read"):  # calamine: "unrecognized entity"
+        open_table(hostile_sheet)
+    assert time.perf_counter() - started < 2.0
