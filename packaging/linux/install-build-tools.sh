@@ -1,7 +1,7 @@
 #!/bin/sh
 # Debian packages the Linux packaging steps need; installs only the missing ones (root or sudo).
 #   bundle  libraries PyInstaller copies into the bundle so a real window opens on a bare system
-#   checks  desktop-file-validate, appstreamcli and makensis, for the packaging tests
+#   checks  desktop-file-validate, appstreamcli, makensis and 7z, for the packaging checks
 set -eu
 need=""
 for mode in "$@"; do
@@ -13,7 +13,7 @@ for mode in "$@"; do
       need="$need libwayland-client0 libwayland-cursor0 libwayland-egl1"
       need="$need binutils" # strip, readelf: strip-debug.sh
       ;;
-    checks) need="$need desktop-file-utils appstream nsis" ;;
+    checks) need="$need desktop-file-utils appstream nsis p7zip-full" ;;
     *) echo "usage: $0 bundle|checks..." >&2; exit 2 ;;
   esac
 done

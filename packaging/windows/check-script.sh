@@ -1,6 +1,7 @@
 #!/bin/sh
 # Compile smbcrm.nsi against a stand-in folder laid out like the Windows bundle (smbcrm.exe and
 # _internal/), with warnings as errors: proves the installer script builds on any OS with makensis.
+# Where 7z is installed, also checks the installer holds smbcrm.exe, _internal/ and the uninstaller.
 #   sh packaging/windows/check-script.sh ICON.ico [OUT.exe]
 set -eu
 icon=${1:?usage: check-script.sh ICON.ico [OUT.exe]}
@@ -29,4 +30,12 @@ out="$(mkdir -p "$(dirname "$out")" && cd "$(dirname "$out")" && pwd)/$(basename
   -DOUTFILE="$out" \
   "$here/smbcrm.nsi"
 [ -s "$out" ] || { echo "check-script: makensis wrote no installer" >&2; exit 1; }
+# 7-Zip reads NSIS installers: the files must land where the bundle has them.
+if command -v 7z >/dev/null 2>&1; then
+  listing=$(7z l "$out")
+  for path in "$name.exe" "_internal/PySide6/Qt6Core.dll" "uninstall.exe"; do
+    echo "$listing" | grep -q " $path\$" ||
+      { echo "check-script: the installer does not install $path" >&2; exit 1; }
+  done
+fi
 echo "check-script: smbcrm.nsi compiles ($(du -k "$out" | cut -f1) KiB installer for a stand-in bundle)"
