@@ -1,0 +1,120 @@
+"""vCard 2.1 (quoted-printable, as Android exports), 3.0 and 4.0 in; 3.0 out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from smbcrm.core.errors import UserError
+from smbcrm.transfer.vcard import Contact, read_vcards, read_vcards_with_errors, write_vcards
+
+ANDROID_21 = (
+    "BEGIN:VCARD\r\nVERSION:2.1\r\n"
+    "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:G=C3=B3mez;Jos=C3=A9;;;\r\n"
+    "FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Jos=C3=A9 G=C3=B3mez Mart=C3=ADnez de la=\r\n"
+    "=20Pe=C3=B1a\r\n"
+    "TEL;HOME:601 555 1234\r\nTEL;CELL;PREF:300 123 4567\r\n"
+    "EMAIL;HOME:jose@example.com\r\n"
+    "ADR;HOME;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:;;Calle 1;Bogot=C3=A1;Cundinamarca;;Colombia\r\n"
+    "PHOTO;ENCODING=BASE64;JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD\r\n AAAAAAAAAAAA\r\n\r\n"
+    "END:VCARD\r\n"
+)
+V30 = (
+    "BEGIN:VCARD\nVERSION:3.0\nN:Pérez;Luisa;;;\nFN:Luisa Pérez\n"
+    "EMAIL;TYPE=INTERNET,HOME:luisa@example.com\nEMAIL;TYPE=INTERNET,PREF:lp@example.com\n"
+    "TEL;TYPE=CELL:+52 55 1234 5678\nBDAY:1990-05-17\n"
+    "NOTE:Prefiere café\\, sin azúcar\\nLlamar tarde\nCATEGORIES:VIP,Mayoristas\n"
+    "item1.ADR;TYPE=HOME:;;;Monterrey;NL;;México\nEND:VCARD\n"
+)
+V40 = (
+    "BEGIN:VCARD\nVERSION:4.0\nFN:Carlos Ruiz\nN:Ruiz;Carlos;;;\n"
+    'TEL;VALUE=uri;TYPE="cell,voice":tel:+57-300-555-0000\nEMAIL:carlos@example.com\n'
+    "BDAY:--0315\nEND:VCARD\n"
+)
+BROKEN = "BEGIN:VCARD\nVERSION:3.0\nNOTE:sin nombre\nEND:VCARD\nBEGIN:VCARD\nFN:Cortado\n"
+
+
+def test_android_21_quoted_printable_with_soft_line_breaks(tmp_path):
+    path = tmp_path / "android.vcf"
+    path.write_bytes(ANDROID_21.encode("ascii"))
+    [(number, contact)] = list(read_vcards(path))
+    assert number == 1
+    assert contact.first_name == "José" and contact.last_name == "Gómez"
+    assert contact.full_name == "José Gómez Martínez de la Peña"
+    assert contact.phones == ("300 123 4567", "601 555 1234")  # preferred mobile first
+    assert contact.emails == ("jose@example.com",)
+    assert (contact.city, contact.region, contact.country) == ("Bogotá", "Cundinamarca", "Colombia")
+
+
+def test_30_and_40_cards(tmp_path):
+    path = tmp_path / "contactos.vcf"
+    path.write_text(V30 + V40, encoding="utf-8")
+    contacts = dict(read_vcards(path))
+    luisa, carlos = contacts[1], contacts[2]
+    assert luisa.emails == ("lp@example.com", "luisa@example.com")
+    assert luisa.birthday == date(1990, 5, 17)
+    assert luisa.notes == "Prefiere café, sin azúcar\nLlamar tarde"
+    assert luisa.categories == ("VIP", "Mayoristas")
+    assert (luisa.city, luisa.country) == ("Monterrey", "México")
+    assert carlos.phones == ("+57-300-555-0000",)
+    assert carlos.birthday is None  # no year: not a date of birth
+
+
+def test_broken_cards_are_reported_and_the_rest_read(tmp_path):
+    path = tmp_path / "mixed.vcf"
+    path.write_text(V30 + BROKEN, encoding="utf-8")
+    results = list(read_vcards_with_errors(path))
+    assert [(number, contact is not None) for number, contact, _e in results] == [
+        (1, True),
+        (2, False),
+        (3, False),
+    ]
+    assert "no name, email or phone" in results[1][2]
+    assert "END:VCARD" in results[2][2]
+    assert [number for number, _c in read_vcards(path)] == [1]
+
+
+def test_not_a_vcard_file(tmp_path):
+    path = tmp_path / "x.vcf"
+    path.write_text("hola", encoding="utf-8")
+    with pytest.raises(UserError, match="no contacts"):
+        list(read_vcards(path))
+
+
+def test_write_then_read_round_trip(tmp_path):
+    contacts = [
+        Contact(
+            first_name="Ana",
+            last_name="Gómez",
+            full_name="Ana Gómez",
+            emails=("ana@x.co",),
+            phones=("+57 300 123 4567",),
+            city="Bogotá",
+            region="Cundinamarca",
+            country="Colombia",
+            birthday=date(1990, 2, 28),
+            notes="Línea 1\nLínea 2; con, comas",
+            categories=("VIP", "a,b"),
+        ),
+        Contact(
+            first_name="",
+            last_name="",
+            full_name="",
+            emails=("solo@x.co",),
+            phones=(),
+            city="",
+            region="",
+            country="",
+            birthday=None,
+            notes="",
+            categories=(),
+        ),
+    ]
+    path = tmp_path / "out.vcf"
+    assert write_vcards(path, contacts) == 2
+    text = path.read_text(encoding="utf-8")
+    assert "VERSION:3.0" in text
+    back = [contact for _n, contact in read_vcards(path)]
+    assert back[0] == contacts[0]
+    assert back[1].full_name == "solo@x.co" and back[1].emails == ("solo@x.co",)
