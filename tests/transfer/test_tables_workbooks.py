@@ -140,7 +140,7 @@ def test_libreoffice_files_keep_every_phone_digit(tmp_path):
         "Luis,573109876543,79000111,2001-12-31,3\n",
         encoding="utf-8",
     )
-    for fmt in ("xlsx", "ods"):
+    for fmt in ("xlsx", "ods", "xls"):
         converted = libreoffice_convert(source, fmt, tmp_path)
         with open_table(converted) as table:
             assert table.info.kind == fmt
