@@ -18,9 +18,10 @@ from smbcrm.core.paths import default_db_path
 from smbcrm.core.progress import Cancelled
 from smbcrm.models.database import ShopDatabase
 from smbcrm.services import backup as backups
-from smbcrm.services import customers
+from smbcrm.services import customers, exporting, importing
 from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.shop import open_shop
+from smbcrm.transfer.tables import open_table
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,53 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("text", help=_("name, email, phone, city, tag or words from notes"))
     search.add_argument("--limit", type=int, default=20, metavar="N")
     search.add_argument("--json", action="store_true", help=_("print one JSON object"))
+
+    importer = commands.add_parser("import", help=_("bring customers, purchases or contacts in"))
+    import_kinds = importer.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what, text in (
+        ("customers", _("customers from .xlsx, .xls, .ods or .csv")),
+        ("purchases", _("purchases (one row per sale or sale line)")),
+        ("vcard", _("contacts from a .vcf file")),
+        ("shop", _("a whole-shop workbook, into an empty shop")),
+    ):
+        sub = import_kinds.add_parser(what, help=text)
+        sub.add_argument("file", type=Path)
+        if what in ("customers", "purchases"):
+            sub.add_argument("--sheet", help=_("the sheet to read (default: the first)"))
+            sub.add_argument("--mapping", type=Path, help=_('JSON {"header": "field"} to use'))
+            sub.add_argument("--mode", choices=("both", "create", "update"), default="both")
+            sub.add_argument("--blank-overwrites", action="store_true",
+                             help=_("let empty cells blank existing values"))  # fmt: skip
+            sub.add_argument("--create-customers", action="store_true",
+                             help=_("purchases: create customers that are not found"))  # fmt: skip
+        if what != "shop":
+            sub.add_argument("--dry-run", action="store_true",
+                             help=_("check every row and report, change nothing"))  # fmt: skip
+        sub.add_argument("--json", action="store_true", help=_("print one JSON object"))
+
+    exporter = commands.add_parser("export", help=_("take customers, purchases or the shop out"))
+    export_kinds = exporter.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what, text in (
+        ("customers", _("customers to .xlsx, .csv or .vcf (by the file's extension)")),
+        ("purchases", _("purchase lines to .xlsx or .csv")),
+        ("shop", _("every table to one .xlsx workbook")),
+    ):
+        sub = export_kinds.add_parser(what, help=text)
+        sub.add_argument("file", type=Path)
+        if what == "customers":
+            sub.add_argument("--search", default="", help=_("only customers matching this text"))
+            sub.add_argument("--tag", help=_("only customers with this tag"))
+        if what != "shop":
+            sub.add_argument(
+                "--semicolon", action="store_true", help=_("CSV with ; between fields")
+            )
+        sub.add_argument("--json", action="store_true", help=_("print one JSON object"))
+
+    history = commands.add_parser("imports", help=_("list past imports, newest first"))
+    history.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    undo = commands.add_parser("undo-import", help=_("take a whole import back"))
+    undo.add_argument("id", type=int)
+    undo.add_argument("--json", action="store_true", help=_("print one JSON object"))
 
     check = commands.add_parser("check", help=_("check the shop file for damage"))
     check.add_argument("--json", action="store_true", help=_("print one JSON object"))
@@ -168,6 +216,94 @@ def _command_search(db: ShopDatabase, args: argparse.Namespace, bar: TextProgres
     return {"results": rows}, text, EXIT_OK
 
 
+def _import_summary(result: importing.ImportResult) -> str:
+    lines = [
+        (_("Dry run, nothing was changed: ") if result.dry_run else "")
+        + _("{rows} rows: {created} created, {updated} updated, {skipped} skipped, {errors} refused.").format(
+            rows=result.rows, created=result.created, updated=result.updated,
+            skipped=result.skipped, errors=len(result.errors),
+        )
+    ]  # fmt: skip
+    lines += [
+        _("row {row}: {message}").format(row=e.row, message=e.message) for e in result.errors[:200]
+    ]
+    if len(result.errors) > 200:
+        lines.append(_("… and {count} more").format(count=len(result.errors) - 200))
+    return "\n".join(lines)
+
+
+def _command_import(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    if args.what == "shop":
+        counts = exporting.import_shop(db, args.file)
+        return (
+            counts,
+            _("Shop loaded: {count} customers.").format(count=counts.get("customer", 0)),
+            EXIT_OK,
+        )
+    if args.what == "vcard":
+        result = importing.import_vcards(db, args.file, dry_run=args.dry_run, progress=bar)
+    else:
+        options = importing.ImportOptions(
+            mode=args.mode, blank_overwrites=args.blank_overwrites,
+            create_missing_customers=args.create_customers,
+        )  # fmt: skip
+        mapping = None
+        if args.mapping is not None:
+            with open_table(args.file, sheet=args.sheet) as table:
+                mapping = importing.load_mapping_file(args.mapping, table.info.headers)
+        run = importing.import_customers if args.what == "customers" else importing.import_purchases
+        result = run(db, args.file, sheet=args.sheet, mapping=mapping, options=options,
+                     dry_run=args.dry_run, progress=bar)  # fmt: skip
+    status = EXIT_OK if not result.errors or result.created + result.updated else EXIT_REJECTED
+    return result.as_json(), _import_summary(result), status
+
+
+def _command_export(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    delimiter = ";" if getattr(args, "semicolon", False) else ","
+    if args.what == "shop":
+        exporting.export_shop(db, args.file)
+        count = None
+    elif args.what == "purchases":
+        count = exporting.export_purchases(db, args.file, delimiter=delimiter)
+    else:
+        tags = ()
+        if args.tag:
+            found = [
+                t.id for t in customers.list_tags(db) if t.name.casefold() == args.tag.casefold()
+            ]
+            if not found:
+                raise UserError(_("There is no tag called “{tag}”.").format(tag=args.tag))
+            tags = tuple(found)
+        query = customers.CustomerQuery(text=args.search, tag_ids=tags)
+        count = exporting.export_customers(
+            db, args.file, query=query, delimiter=delimiter, progress=bar
+        )
+    text = _("Exported to {path}").format(path=args.file)
+    return {"path": str(args.file), "rows": count}, text, EXIT_OK
+
+
+def _command_imports(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    found = importing.list_imports(db)
+    rows = [
+        {"id": i.id, "kind": i.kind, "file": i.file_name, "imported_at": i.imported_at.isoformat(),
+         "rows": i.rows, "created": i.created, "updated": i.updated, "errors": i.errors,
+         "undone": i.undone_at is not None}
+        for i in found
+    ]  # fmt: skip
+    lines = [
+        f"{i.id:>5}  {i.imported_at:%Y-%m-%d %H:%M}  {i.kind:<9} {i.file_name}  "
+        f"+{i.created} ~{i.updated} !{i.errors}" + (_("  (undone)") if i.undone_at else "")
+        for i in found
+    ]
+    return {"imports": rows}, "\n".join(lines) or _("No imports yet."), EXIT_OK
+
+
+def _command_undo_import(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    backups.create_backup(db, "before-bulk-change")
+    importing.undo_import(db, args.id)
+    return {"undone": args.id}, _("Import {id} was undone.").format(id=args.id), EXIT_OK
+
+
 COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "demo": _command_demo,
     "backup": _command_backup,
@@ -175,6 +311,10 @@ COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "restore": _command_restore,
     "check": _command_check,
     "search": _command_search,
+    "import": _command_import,
+    "export": _command_export,
+    "imports": _command_imports,
+    "undo-import": _command_undo_import,
 }
 
 

@@ -110,3 +110,34 @@ def test_the_installed_command_runs_as_a_program(tmp_path, args):
     )
     assert result.returncode == 0
     assert last_json(result.stdout) == {"ok": True, "problems": []}
+
+
+def test_import_and_export_from_the_command_line(tmp_path, capsys):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["Nombre", "Correo", "Celular"])
+    book.active.append(["Ana", "ana@correo.co", "300 123 4567"])
+    book.active.append(["Mal", "mal@@correo", ""])
+    source = tmp_path / "clientes.xlsx"
+    book.save(source)
+    db = str(tmp_path / "t.db")
+    status, out, _err = run(
+        capsys, "--db", db, "import", "customers", str(source), "--dry-run", "--json"
+    )
+    assert status == 0
+    assert last_json(out)["created"] == 1 and last_json(out)["errors"][0]["row"] == 3
+    status, out, _err = run(capsys, "--db", db, "import", "customers", str(source), "--json")
+    assert last_json(out) == {"rows": 2, "created": 1, "updated": 0, "skipped": 0,
+                              "errors": [last_json(out)["errors"][0]]}  # fmt: skip
+    status, out, _err = run(capsys, "--db", db, "search", "ana", "--json")
+    assert last_json(out)["results"][0]["email"] == "ana@correo.co"
+    target = tmp_path / "salida.csv"
+    status, out, _err = run(capsys, "--db", db, "export", "customers", str(target), "--json")
+    assert status == 0 and last_json(out)["rows"] == 1 and target.exists()
+    status, out, _err = run(capsys, "--db", db, "imports", "--json")
+    batch = last_json(out)["imports"][0]["id"]
+    status, out, _err = run(capsys, "--db", db, "undo-import", str(batch), "--json")
+    assert status == 0
+    status, out, _err = run(capsys, "--db", db, "search", "ana", "--json")
+    assert last_json(out)["results"] == []

@@ -10,6 +10,7 @@ from babel.dates import format_datetime
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QLabel,
     QListWidget,
     QMainWindow,
@@ -24,12 +25,15 @@ from smbcrm.core.dates import to_local
 from smbcrm.core.i18n import _, current_language
 from smbcrm.core.paths import log_file
 from smbcrm.services import backup as backups
+from smbcrm.services import exporting
 from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.settings import ShopProfile, save_settings, shop_profile
 
 from smbcrm.ui.context import ShopContext
 from smbcrm.ui.customers.duplicates_dialog import DuplicatesDialog
 from smbcrm.ui.customers.page import CustomersPage
+from smbcrm.ui.import_history_dialog import ImportHistoryDialog
+from smbcrm.ui.import_wizard import ImportWizard
 from smbcrm.ui.language import apply_language
 from smbcrm.ui.reports.page import ReportsPage
 from smbcrm.ui.restore_dialog import RestoreDialog
@@ -72,6 +76,7 @@ class MainWindow(QMainWindow):
         self._close_backup_done = False
         self._closing = False
         self.setMinimumSize(760, 500)
+        self.setAcceptDrops(True)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
@@ -131,6 +136,11 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.actions_by_name = {
+            "import": self._action("Ctrl+I", lambda: self.import_file()),
+            "import_history": self._action(None, self.show_import_history),
+            "export_customers": self._action("Ctrl+E", self.export_customers),
+            "export_purchases": self._action(None, self.export_purchases),
+            "export_shop": self._action(None, self.export_shop),
             "backup": self._action("Ctrl+B", self.backup_now),
             "restore": self._action("Ctrl+Shift+R", self.restore_from_backup),
             "quit": self._action(QKeySequence.StandardKey.Quit, self.close),
@@ -147,6 +157,12 @@ class MainWindow(QMainWindow):
             self.page_actions.append(action)
         bar = self.menuBar()
         self.file_menu = bar.addMenu("")
+        for name in ("import", "import_history"):
+            self.file_menu.addAction(self.actions_by_name[name])
+        self.file_menu.addSeparator()
+        for name in ("export_customers", "export_purchases", "export_shop"):
+            self.file_menu.addAction(self.actions_by_name[name])
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self.actions_by_name["backup"])
         self.file_menu.addAction(self.actions_by_name["restore"])
         self.file_menu.addSeparator()
@@ -179,6 +195,11 @@ class MainWindow(QMainWindow):
         self.tools_menu.setTitle(_("&Tools"))
         self.help_menu.setTitle(_("&Help"))
         texts = {
+            "import": _("&Import a file…"),
+            "import_history": _("Import &history…"),
+            "export_customers": _("&Export the customer list…"),
+            "export_purchases": _("Export &purchases…"),
+            "export_shop": _("Export the &whole shop…"),
             "backup": _("&Back up now"),
             "restore": _("&Restore from backup…"),
             "quit": _("&Quit"),
@@ -399,6 +420,72 @@ class MainWindow(QMainWindow):
         box.exec()
         if box.clickedButton() is restore:
             self.restore_from_backup()
+
+    # ---- bringing data in and out ----------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.import_file(Path(files[0]))
+
+    def import_file(self, path: Path | None = None) -> ImportWizard:
+        wizard = ImportWizard(self.context, path, self)
+        wizard.imported.connect(lambda _batch: self.refresh())
+        wizard.finished.connect(wizard.deleteLater)
+        wizard.show()
+        return wizard
+
+    def show_import_history(self) -> ImportHistoryDialog:
+        dialog = ImportHistoryDialog(self.context, self)
+        dialog.changed.connect(self.refresh)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.show()
+        return dialog
+
+    def _export(self, title: str, filters: str, work) -> None:
+        chosen, _filter = QFileDialog.getSaveFileName(self, title, "", filters)
+        if chosen:
+            self.export_to(Path(chosen), work)
+
+    def export_to(self, path: Path, work) -> None:
+        db = self.context.db
+        self.context.runner.run(
+            lambda progress, cancel: work(db, path, progress, cancel),
+            title=_("Exporting…"),
+            parent=self,
+            on_success=lambda _r: self.statusBar().showMessage(
+                _("Exported to {path}").format(path=path), 10000
+            ),
+        )
+
+    def export_customers(self) -> None:
+        """The customers the list shows now (its search and filters), to .xlsx, .csv or .vcf."""
+        query = self.pages["customers"].query()
+        self._export(
+            _("Export the customer list"),
+            _("Excel (*.xlsx);;CSV (*.csv);;Contacts (*.vcf)"),
+            lambda db, path, progress, cancel: exporting.export_customers(
+                db, path, query=query, progress=progress, cancel=cancel
+            ),
+        )
+
+    def export_purchases(self) -> None:
+        self._export(
+            _("Export purchases"),
+            _("Excel (*.xlsx);;CSV (*.csv)"),
+            lambda db, path, progress, cancel: exporting.export_purchases(db, path),
+        )
+
+    def export_shop(self) -> None:
+        self._export(
+            _("Export the whole shop"),
+            _("Excel (*.xlsx)"),
+            lambda db, path, progress, cancel: exporting.export_shop(db, path),
+        )
 
     def find_duplicates(self) -> DuplicatesDialog:
         dialog = DuplicatesDialog(self.context, self)

@@ -1,0 +1,128 @@
+"""Import and export figures; prints one JSON object as its last line.
+
+    .venv/bin/python benchmarks/import_export.py [--customers N] [--lines N]
+
+import_100k_xlsx_s: a 100,000-row, 10-column customer workbook imported into an empty shop
+(validation and normalisation included); calamine_read_100k_s: python-calamine alone reading the
+same file; import_ratio: their ratio. purchases_1m_csv_s: 1,000,000 purchase lines from CSV.
+export_100k_xlsx_s: the 100,000 customers exported to xlsx; openpyxl_write_100k_s: openpyxl's
+write-only mode writing the same rows; export_ratio. peak_rss_mb: the process's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from openpyxl import Workbook
+from python_calamine import CalamineWorkbook
+
+from smbcrm.services import exporting, importing
+from smbcrm.services.customers import CustomerQuery, customer_ids
+from smbcrm.services.demo import FEMALE, MALE, SURNAMES, _slug
+from smbcrm.services.shop import open_shop
+
+HEADERS = ["Código", "Nombre", "Apellidos", "Correo electrónico", "Teléfono", "Ciudad",
+           "Departamento", "Fecha de nacimiento", "Etiquetas", "Notas"]  # fmt: skip
+
+
+def customer_rows(count: int, rng: random.Random):
+    for number in range(count):
+        first = rng.choice(FEMALE + MALE)
+        last = f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
+        phone = f"3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(0, 999):03d} {rng.randint(0, 9999):04d}"
+        birthday = date(1950, 1, 1) + timedelta(days=rng.randint(0, 20_000))
+        yield [f"C{number:06d}", first, last, f"{_slug(first)}.{_slug(last.split()[0])}{number}@gmail.com",
+               phone, "Medellín", "Antioquia", birthday.strftime("%d/%m/%Y"),
+               rng.choice(["", "VIP", "Vecino", "VIP, Vecino"]), ""]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    options = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="smbcrm-bench-"))
+    os.environ["SMBCRM_DATA_DIR"] = str(folder)
+    rng = random.Random(1)
+    try:
+        source = folder / "clientes.xlsx"
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Clientes")
+        sheet.append(HEADERS)
+        for row in customer_rows(options.customers, rng):
+            sheet.append(row)
+        book.save(source)
+
+        started = time.perf_counter()
+        reader = CalamineWorkbook.from_path(str(source))
+        for _row in reader.get_sheet_by_index(0).iter_rows():
+            pass
+        calamine_s = time.perf_counter() - started
+
+        db = open_shop(folder / "shop.db")
+        started = time.perf_counter()
+        result = importing.import_customers(db, source)
+        import_s = time.perf_counter() - started
+        assert result.created == options.customers, result.as_json() | {"errors": result.errors[:3]}
+
+        sales = folder / "ventas.csv"
+        emails = [row[0] for row in db.execute_sql("SELECT email FROM customer")]
+        with sales.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["Correo", "Fecha", "Factura", "Producto", "Categoría", "Cantidad", "Total"]
+            )
+            for line in range(options.lines):
+                receipt = line // 2
+                day = date(2025, 1, 1) + timedelta(days=receipt % 700)
+                writer.writerow([emails[receipt % len(emails)], day.isoformat(), f"F-{receipt}",
+                                 f"Producto {line % 60}", f"Categoría {line % 10}", 1, 12_500])  # fmt: skip
+        started = time.perf_counter()
+        purchases = importing.import_purchases(db, sales)
+        purchases_s = time.perf_counter() - started
+        assert purchases.created == options.lines, purchases.as_json() | {
+            "errors": purchases.errors[:3]
+        }
+
+        started = time.perf_counter()
+        exporting.export_customers(db, folder / "salida.xlsx")
+        export_s = time.perf_counter() - started
+        ids = customer_ids(db, CustomerQuery())
+        rows = list(exporting._customer_rows(db, ids, []))
+        started = time.perf_counter()
+        plain = Workbook(write_only=True)
+        plain_sheet = plain.create_sheet("Clientes")
+        for row in rows:
+            plain_sheet.append(row)
+        plain.save(folder / "plain.xlsx")
+        openpyxl_s = time.perf_counter() - started
+        db.close_for_good()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps({
+        "customers": options.customers,
+        "import_100k_xlsx_s": round(import_s, 2),
+        "calamine_read_100k_s": round(calamine_s, 2),
+        "import_ratio": round(import_s / calamine_s, 2),
+        "purchase_lines": options.lines,
+        "purchases_1m_csv_s": round(purchases_s, 2),
+        "export_100k_xlsx_s": round(export_s, 2),
+        "openpyxl_write_100k_s": round(openpyxl_s, 2),
+        "export_ratio": round(export_s / openpyxl_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Importing customers, purchases and contacts: mapping, dry run, upsert, undo, one transaction."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import pytest
+from openpyxl import Workbook
+
+from smbcrm.core.errors import UserError
+from smbcrm.core.progress import Cancelled, CancelToken
+from smbcrm.models.tables import Customer, ImportBatch, Purchase, PurchaseLine
+from smbcrm.services import customers as cs
+from smbcrm.services import importing
+
+HEADERS = ["Nombre", "Apellidos", "Correo electrónico", "Teléfono", "Ciudad", "Fecha de nacimiento",
+           "Etiquetas", "Acepta correos"]  # fmt: skip
+ROWS = [
+    [
+        "Ana María",
+        "Gómez",
+        "ana@correo.co",
+        3001234567,
+        "Medellín",
+        "29/02/1988",
+        "VIP, Vecino",
+        "sí",
+    ],
+    ["Luis", "Pérez", "luis@correo.co", "315 000 1111", "Cali", "15/07/1990", "", "no"],
+    ["Marta", "Ruiz", "no-es-un-correo", "320 555 0000", "Bogotá", "", "", ""],
+    ["Jhon", "Ríos", "", "(318) 222-3333", "Pasto", "31/12/1985", "Mayorista", ""],
+]
+
+
+def workbook(path, headers=HEADERS, rows=ROWS, title=True):
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Clientes"
+    if title:
+        sheet.append(["Clientes de la tienda — exportado en 2026"])
+        sheet.append([])
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_spanish_excel_file_is_mapped_and_imported(shop, tmp_path):
+    result = importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    assert (result.rows, result.created, result.updated, len(result.errors)) == (4, 3, 0, 1)
+    assert result.errors[0].row == 6 and "not a valid email" in result.errors[0].message
+    ana = cs.customer_detail(shop, cs.search(shop, "ana gomez")[0].id)
+    assert ana.phone == "3001234567" and not ana.phone_flagged
+    assert ana.birthday == date(1988, 2, 29)
+    assert ana.tags == ("Vecino", "VIP")
+    assert ana.email_consent == "granted"
+    assert ana.consent_history[0].source == "import clientes.xlsx row 4"
+    jhon = Customer.get(Customer.first_name == "Jhon")
+    assert jhon.phone_e164 == "+573182223333"
+
+
+def test_preview_shows_rows_as_stored_and_the_problems(shop, tmp_path):
+    preview = importing.preview_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    assert preview.info.header_row == 3
+    assert set(preview.mapping.values()) >= {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birthday",
+    }
+    assert preview.rows[0].values["phone"] == "+573001234567"
+    assert preview.rows[0].values["birthday"] == "1988-02-29"
+    assert "not a valid email" in preview.rows[2].error
+
+
+def test_a_dry_run_reports_everything_and_changes_nothing(shop, tmp_path):
+    result = importing.import_customers(shop, workbook(tmp_path / "c.xlsx"), dry_run=True)
+    assert result.dry_run and result.created == 3 and len(result.errors) == 1
+    assert result.batch_id is None
+    assert Customer.select().count() == 0 and ImportBatch.select().count() == 0
+
+
+def test_upsert_by_email_then_phone_never_blanking_by_default(shop, tmp_path):
+    importing.import_customers(shop, workbook(tmp_path / "first.xlsx"))
+    update = [
+        ["Ana María", "Gómez Restrepo", "ana@correo.co", "", "", "", "Nueva", ""],  # by email
+        ["Luisito", "", "", "+57 315 000 1111", "Palmira", "", "", ""],  # by phone
+        ["Sofía", "Mejía", "sofia@correo.co", "", "", "", "", ""],  # new
+    ]
+    result = importing.import_customers(shop, workbook(tmp_path / "second.xlsx", rows=update))
+    assert (result.created, result.updated) == (1, 2)
+    ana = cs.customer_detail(shop, cs.search(shop, "ana@correo")[0].id)
+    assert ana.last_name == "Gómez Restrepo" and ana.city == "Medellín"  # empty cells kept values
+    assert ana.tags == ("Nueva", "Vecino", "VIP")
+    luis = Customer.get(Customer.phone_e164 == "+573150001111")
+    assert (luis.first_name, luis.last_name, luis.city) == ("Luisito", "Pérez", "Palmira")
+
+
+def test_create_only_update_only_and_blanking(shop, tmp_path):
+    importing.import_customers(shop, workbook(tmp_path / "first.xlsx"))
+    rows = [
+        ["Ana", "", "ana@correo.co", "", "", "", "", ""],
+        ["Nueva", "", "n@correo.co", "", "", "", "", ""],
+    ]
+    path = workbook(tmp_path / "again.xlsx", rows=rows)
+    only_new = importing.import_customers(
+        shop, path, options=importing.ImportOptions(mode="create"), dry_run=True
+    )
+    assert (only_new.created, only_new.updated, only_new.skipped) == (1, 0, 1)
+    only_old = importing.import_customers(
+        shop, path, options=importing.ImportOptions(mode="update"), dry_run=True
+    )
+    assert (only_old.created, only_old.updated, only_old.skipped) == (0, 1, 1)
+    importing.import_customers(shop, path, options=importing.ImportOptions(blank_overwrites=True))
+    ana = Customer.get(Customer.email == "ana@correo.co")
+    assert (ana.first_name, ana.last_name, ana.city) == ("Ana", "", "")
+
+
+def test_undo_an_import_with_its_updates(shop, tmp_path):
+    first = importing.import_customers(shop, workbook(tmp_path / "first.xlsx"))
+    rows = [["Ana", "Otra", "ana@correo.co", "", "Cali", "", "Extra", "no"],
+            ["Nuevo", "Cliente", "nuevo@correo.co", "", "", "", "", ""]]  # fmt: skip
+    second = importing.import_customers(shop, workbook(tmp_path / "second.xlsx", rows=rows))
+    importing.undo_import(shop, second.batch_id)
+    ana = cs.customer_detail(shop, Customer.get(Customer.email == "ana@correo.co").id)
+    assert (ana.first_name, ana.last_name, ana.city, ana.tags) == (
+        "Ana María",
+        "Gómez",
+        "Medellín",
+        ("Vecino", "VIP"),
+    )
+    assert ana.email_consent == "granted"
+    assert not Customer.select().where(Customer.email == "nuevo@correo.co").exists()
+    with pytest.raises(UserError, match="already undone"):
+        importing.undo_import(shop, second.batch_id)
+    importing.undo_import(shop, first.batch_id)
+    assert Customer.select().count() == 0
+    assert [i.undone_at is not None for i in importing.list_imports(shop)] == [True, True]
+
+
+def test_a_cancelled_import_leaves_nothing(shop, tmp_path):
+    rows = [[f"Cliente {i}", "", f"c{i}@correo.co", "", "", "", "", ""] for i in range(1200)]
+    token = CancelToken()
+
+    def progress(done, total, message):
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        importing.import_customers(
+            shop, workbook(tmp_path / "big.xlsx", rows=rows), progress=progress, cancel=token
+        )
+    assert Customer.select().count() == 0 and ImportBatch.select().count() == 0
+
+
+def purchases_csv(path, rows, delimiter=";"):
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(
+            ["Correo", "Fecha", "Factura", "Producto", "Categoría", "Cantidad", "Total"]
+        )
+        writer.writerows(rows)
+    return path
+
+
+def test_purchases_group_by_receipt_create_products_and_never_twice(shop, tmp_path):
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    rows = [
+        ["ana@correo.co", "03/11/2026", "F-1", "Café molido 500 g", "Café", "2", "37.800"],
+        ["ana@correo.co", "03/11/2026", "F-1", "Pan de bono x6", "Panadería", "1", "9.000"],
+        ["luis@correo.co", "04/11/2026", "F-2", "Café molido 500 g", "Café", "1", "18.900"],
+        ["nadie@correo.co", "04/11/2026", "F-3", "Pan de bono x6", "Panadería", "1", "9.000"],
+        ["ana@correo.co", "mañana", "F-4", "Pan de bono x6", "Panadería", "1", "9.000"],
+    ]
+    path = purchases_csv(tmp_path / "ventas.csv", rows)
+    result = importing.import_purchases(shop, path)
+    assert (result.rows, result.created, len(result.errors)) == (5, 3, 2)
+    assert (
+        "nadie@correo.co" in result.errors[0].message and "not a date" in result.errors[1].message
+    )
+    ana = Customer.get(Customer.email == "ana@correo.co")
+    assert (ana.purchase_count, ana.total_spent) == (1, 4_680_000)
+    assert PurchaseLine.select().count() == 3
+    again = importing.import_purchases(shop, path)
+    assert (again.created, again.skipped) == (0, 3)
+    assert PurchaseLine.select().count() == 3
+    create = importing.import_purchases(
+        shop, path, options=importing.ImportOptions(create_missing_customers=True)
+    )
+    assert (
+        create.created == 1
+        and Customer.select().where(Customer.email == "nadie@correo.co").exists()
+    )
+    importing.undo_import(shop, create.batch_id)
+    assert not Customer.select().where(Customer.email == "nadie@correo.co").exists()
+    assert Purchase.select().count() == 2
+
+
+VCARDS = (
+    "BEGIN:VCARD\r\nVERSION:2.1\r\n"
+    "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:G=C3=B3mez;Luc=C3=ADa;;;\r\n"
+    "FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Luc=C3=ADa G=C3=B3mez\r\n"
+    "TEL;CELL:+57 300 765 4321\r\nEMAIL;HOME:lucia@correo.co\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Pedro Páramo\r\nN:Páramo;Pedro;;;\r\n"
+    "TEL;TYPE=CELL:310 111 2222\r\nCATEGORIES:Proveedores\r\nEND:VCARD\r\n"
+)
+
+
+def test_vcards_from_a_phone_become_customers(shop, tmp_path):
+    path = tmp_path / "contactos.vcf"
+    path.write_text(VCARDS, encoding="utf-8")
+    result = importing.import_vcards(shop, path)
+    assert (result.rows, result.created, result.errors) == (2, 2, ())
+    lucia = Customer.get(Customer.email == "lucia@correo.co")
+    assert (lucia.first_name, lucia.last_name, lucia.phone_e164) == (
+        "Lucía",
+        "Gómez",
+        "+573007654321",
+    )
+    assert cs.customer_detail(shop, Customer.get(Customer.first_name == "Pedro").id).tags == (
+        "Proveedores",
+    )
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused_and_nothing_changes(shop, tmp_path):
+    fake = tmp_path / "clientes.xlsx"
+    fake.write_bytes(b"<html><body>no</body></html>")
+    with pytest.raises(UserError):
+        importing.import_customers(shop, fake)
+    assert ImportBatch.select().count() == 0
