@@ -40,7 +40,8 @@ def customer_rows(count: int, rng: random.Random):
     for number in range(count):
         first = rng.choice(FEMALE + MALE)
         last = f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
-        phone = f"3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(0, 999):03d} {rng.randint(0, 9999):04d}"
+        digits = f"30{number:08d}"  # unique, so every row is a new customer
+        phone = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
         birthday = date(1950, 1, 1) + timedelta(days=rng.randint(0, 20_000))
         yield [f"C{number:06d}", first, last, f"{_slug(first)}.{_slug(last.split()[0])}{number}@gmail.com",
                phone, "Medellín", "Antioquia", birthday.strftime("%d/%m/%Y"),

@@ -198,9 +198,10 @@ def clean_customer(data: CustomerInput, region: str) -> CleanCustomer:
     if email_typed and "email" not in problems:
         try:
             email = normalise_email(email_typed)
-        except EmailNotValidError as error:
-            problems["email"] = _("“{email}” is not a valid email address ({reason}).").format(
-                email=email_typed, reason=str(error).rstrip(".")
+        except EmailNotValidError:
+            # The library's reason is English only; the address itself says enough.
+            problems["email"] = _("“{email}” is not a valid email address.").format(
+                email=email_typed
             )
     phone = parse_phone(phone_typed, country or region)
     if phone.flagged:

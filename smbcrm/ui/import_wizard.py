@@ -179,7 +179,7 @@ class ImportWizard(QDialog):
         self.mapping_table = QTableWidget(0, 2)
         self.mapping_table.setHorizontalHeaderLabels([_("Column in the file"), _("Goes to")])
         self.mapping_table.horizontalHeader().setStretchLastSection(True)
-        self.mapping_table.setColumnWidth(0, 260)
+        self.mapping_table.setColumnWidth(0, 180)
         self.mapping_table.verticalHeader().hide()
         self.order_combo = QComboBox()
         self.order_combo.addItem(_("as detected"), None)

@@ -308,7 +308,9 @@ class MainWindow(QMainWindow):
                 save_settings(db, welcome_done=True, **values)
                 return shop_profile(db)
 
-            self.context.runner.run(save, show_progress=False, on_success=self._settings_saved)
+            self.context.runner.run(
+                save, show_progress=False, on_success=self._settings_saved, parent=self
+            )
 
     def _settings_saved(self, profile: ShopProfile) -> None:
         language_changed = profile.language != current_language()
@@ -356,6 +358,7 @@ class MainWindow(QMainWindow):
             on_failure=lambda error: self.statusBar().showMessage(
                 _("The automatic backup did not work: {reason}").format(reason=error), 15000
             ),
+            parent=self,
         )
 
     def restore_from_backup(self) -> None:
@@ -402,6 +405,7 @@ class MainWindow(QMainWindow):
             lambda progress, cancel: backups.check_database(db, quick=True),
             show_progress=False,
             on_success=lambda report: None if report.ok else self._report_damage(report),
+            parent=self,
         )
 
     def _report_damage(self, report: backups.CheckReport) -> None:

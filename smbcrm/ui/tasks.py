@@ -9,6 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+import shiboken6
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
@@ -121,6 +123,10 @@ class Task(QObject):
         self.on_failure = on_failure
         self.parent_widget = parent
         self.dialog: QProgressDialog | None = None
+        # Results for a window that is gone are dropped, not delivered to dead widgets.
+        self.abandoned = False
+        if parent is not None:
+            parent.destroyed.connect(self._abandon)
         if show_progress:
             dialog = QProgressDialog(title, _("Cancel") if cancellable else "", 0, 0, parent)
             dialog.setWindowTitle(title)
@@ -143,6 +149,16 @@ class Task(QObject):
         signals.failed.connect(self._failed, Qt.ConnectionType.QueuedConnection)
         signals.cancelled.connect(self._cancelled, Qt.ConnectionType.QueuedConnection)
 
+    def _abandon(self, *_args) -> None:
+        self.abandoned = True
+        self.token.cancel()
+        self.dialog = None  # it was a child of the window that went
+
+    def _owner_alive(self) -> bool:
+        return not self.abandoned and (
+            self.parent_widget is None or shiboken6.isValid(self.parent_widget)
+        )
+
     def _show_dialog(self) -> None:
         if self.dialog is not None:
             self.dialog.show()
@@ -161,7 +177,7 @@ class Task(QObject):
             self.dialog.setLabelText(message)
 
     def _close_dialog(self) -> None:
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.canceled.disconnect(self.cancel)
             self.dialog.close()
             self.dialog.deleteLater()
@@ -170,7 +186,7 @@ class Task(QObject):
     def _succeeded(self, result: Any) -> None:
         self._close_dialog()
         try:
-            if self.on_success is not None:
+            if self.on_success is not None and self._owner_alive():
                 self.on_success(result)
         except Exception as error:  # a bug in the window's follow-up: same error path
             show_error(self.parent_widget, error, traceback.format_exc())
@@ -180,7 +196,9 @@ class Task(QObject):
     def _failed(self, error: BaseException, details: str) -> None:
         self._close_dialog()
         try:
-            if self.on_failure is not None:
+            if not self._owner_alive():
+                log.error("background work failed after its window closed: %s\n%s", error, details)
+            elif self.on_failure is not None:
                 self.on_failure(error)
             else:
                 show_error(self.parent_widget, error, details)
@@ -218,8 +236,8 @@ class TaskRunner(QObject):
         self,
         work: Work,
         *,
+        parent: QWidget | None,
         title: str = "",
-        parent: QWidget | None = None,
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         cancellable: bool = True,

@@ -79,6 +79,7 @@ def open_window(qtbot):
         window._close_backup_done = True  # the backup on closing has a test of its own
         window.close()
         window.context.runner.wait(20_000)
+        QApplication.processEvents()  # deliver their results while the widgets still exist
 
 
 def wait_idle(qtbot, window: MainWindow, timeout: int = 20_000) -> None:

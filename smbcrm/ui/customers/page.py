@@ -184,6 +184,7 @@ class CustomersPage(QWidget):
             lambda progress, cancel: (list_tags(db), list_fields(db)),
             show_progress=False,
             on_success=self._filters_loaded,
+            parent=self,
         )
         self.reload()
 
@@ -198,7 +199,10 @@ class CustomersPage(QWidget):
                 self._show_count()
 
         self.context.runner.run(
-            lambda progress, cancel: lister.ids(query), show_progress=False, on_success=show
+            lambda progress, cancel: lister.ids(query),
+            show_progress=False,
+            on_success=show,
+            parent=self,
         )
 
     def _show_count(self) -> None:

@@ -96,6 +96,7 @@ class FieldsAndTags(QWidget):
             lambda progress, cancel: (cf.list_fields(db), list_tags(db)),
             show_progress=False,
             on_success=self._show,
+            parent=self,
         )
 
     def _show(self, result) -> None:
