@@ -42,12 +42,12 @@ size_bytes() {
 total = 0
 for folder, _dirs, files in os.walk(sys.argv[1]):
     total += sum(os.lstat(os.path.join(folder, name)).st_size for name in files)
-print(total)' "$1"
+print(total)' "$1" | tr -d '\r'
 }
 
 # "157.6 MB (150.3 MiB)" for a byte count.
 human_size() {
-  "$HOST_PY" -c 'import sys; n = int(sys.argv[1]); print(f"{n / 1e6:.1f} MB ({n / 2**20:.1f} MiB)")' "$1"
+  "$HOST_PY" -c 'import sys; n = int(sys.argv[1]); print(f"{n / 1e6:.1f} MB ({n / 2**20:.1f} MiB)")' "$1" | tr -d '\r'
 }
 
 # The build environment: the app's dependencies and PyInstaller, remade when either list changes.

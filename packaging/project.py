@@ -65,7 +65,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in facts:
         print(f"usage: project.py {'|'.join(facts)}", file=sys.stderr)
         return 2
-    print(facts[argv[0]])
+    # Bytes, not text: on Windows print() would end lines with \r\n, and Git Bash keeps the \r
+    # in $(...), so paths made from the answer would end in a carriage return.
+    sys.stdout.buffer.write((facts[argv[0]] + "\n").encode("utf-8"))
     return 0
 
 
