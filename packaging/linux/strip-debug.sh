@@ -5,10 +5,13 @@
 set -eu
 bundle=${1:?usage: strip-debug.sh BUNDLE_DIR}
 saved=0
-for file in $(find "$bundle" -type f \( -name '*.so' -o -name '*.so.*' \)); do
+libraries=$(mktemp)
+trap 'rm -f "$libraries"' EXIT
+find "$bundle" -type f \( -name '*.so' -o -name '*.so.*' \) >"$libraries"
+while read -r file; do
   readelf -S "$file" 2>/dev/null | grep -q '\.debug_info' || continue
   before=$(wc -c <"$file")
   strip --strip-debug "$file"
   saved=$((saved + before - $(wc -c <"$file")))
-done
+done <"$libraries"
 echo "strip-debug: $((saved / 1000000)) MB of debugging information removed"
