@@ -11,6 +11,7 @@ import phonenumbers
 class Phone:
     typed: str
     e164: str | None  # None: could not be parsed; kept as typed and flagged
+    national: str | None = None  # the number without its country code
 
     @property
     def flagged(self) -> bool:
@@ -41,14 +42,18 @@ def parse_phone(typed: str, region: str) -> Phone:
     if region == "CO" or typed.startswith("+57"):
         fast = _colombian_mobile(typed)
         if fast is not None:
-            return Phone(typed, fast)
+            return Phone(typed, fast, fast[3:])
     try:
         number = phonenumbers.parse(typed, region)
     except phonenumbers.NumberParseException:
         return Phone(typed, None)
     if not phonenumbers.is_possible_number(number):
         return Phone(typed, None)
-    return Phone(typed, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return Phone(
+        typed,
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.national_significant_number(number),
+    )
 
 
 def only_digits(text: str) -> str:

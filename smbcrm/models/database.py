@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from peewee import DatabaseError as PeeweeDatabaseError
@@ -201,3 +202,28 @@ def read_pragmas(db: SqliteDatabase) -> dict[str, object]:
         name: db.execute_sql(f"PRAGMA {name}").fetchone()[0]
         for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
     }
+
+
+@contextmanager
+def triggers_suspended(db: SqliteDatabase, *names: str) -> Iterator[None]:
+    """Inside a write transaction, drop these triggers and put them back afterwards.
+
+    For bulk work that does the triggers' job once, set-based, at the end (the search index,
+    purchase totals). DDL is transactional in SQLite: if the transaction is rolled back, the
+    triggers come back with it; other connections cannot write meanwhile."""
+    if not db.in_transaction():
+        raise RuntimeError("triggers_suspended needs an open transaction")
+    saved = []
+    for name in names:
+        row = db.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise RuntimeError(f"no trigger {name}")
+        saved.append(row[0])
+        db.execute_sql(f"DROP TRIGGER {name}")
+    try:
+        yield
+    finally:
+        for sql in saved:
+            db.execute_sql(sql)

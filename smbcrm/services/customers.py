@@ -225,7 +225,7 @@ def clean_customer(data: CustomerInput, region: str) -> CleanCustomer:
         email=email,
         phone=phone.typed,
         phone_e164=phone.e164,
-        phone_digits=phone_search_text(phone.typed, phone.e164),
+        phone_digits=phone_search_text(phone.typed, phone.e164, phone.national),
         city=city,
         region=region_name,
         country=country or region,

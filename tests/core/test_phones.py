@@ -28,11 +28,15 @@ def test_the_fast_path_agrees_with_the_library_on_many_numbers():
         typed = rng.choice(styles).format(
             p=prefix, a=f"{rng.randint(0, 999):03d}", b=f"{rng.randint(0, 9999):04d}"
         )
-        assert parse_phone(typed, "CO").e164 == library(typed, "CO"), typed
+        parsed = parse_phone(typed, "CO")
+        assert parsed.e164 == library(typed, "CO"), typed
+        if parsed.e164:
+            number = phonenumbers.parse(parsed.e164)
+            assert parsed.national == phonenumbers.national_significant_number(number), typed
 
 
 def test_numbers_typed_any_way():
-    assert parse_phone("300 123 4567", "CO") == Phone("300 123 4567", "+573001234567")
+    assert parse_phone("300 123 4567", "CO") == Phone("300 123 4567", "+573001234567", "3001234567")
     assert parse_phone("+52 55 1234 5678", "CO").e164 == "+525512345678"
     assert parse_phone("601 345 6789", "CO").e164 == "+576013456789"  # Bogotá landline
     assert parse_phone("11 4567-8901", "AR").e164 == library("11 4567-8901", "AR")

@@ -230,3 +230,15 @@ def test_a_file_that_is_not_a_spreadsheet_is_refused_and_nothing_changes(shop, t
     with pytest.raises(UserError):
         importing.import_customers(shop, fake)
     assert ImportBatch.select().count() == 0
+
+
+def test_a_customer_code_taken_by_another_customer_fails_alone(shop, tmp_path):
+    headers = ["Código", "Nombre", "Correo"]
+    rows = [["C1", "Ana", "ana@correo.co"], ["C2", "Luis", "luis@correo.co"],
+            ["C1", "Luis Alberto", "luis@correo.co"], ["C3", "Eva", ""]]  # fmt: skip
+    result = importing.import_customers(shop, workbook(tmp_path / "c.xlsx", headers, rows))
+    assert (result.created, result.updated, [e.row for e in result.errors]) == (3, 0, [6])
+    assert "code C1" in result.errors[0].message
+    luis = Customer.get(Customer.email == "luis@correo.co")
+    assert (luis.first_name, luis.code) == ("Luis", "C2")
+    assert cs.search(shop, "eva")[0].name == "Eva"
