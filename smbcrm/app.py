@@ -13,7 +13,6 @@ from smbcrm import cli
 from smbcrm.core.i18n import environment_language, set_language
 from smbcrm.core.paths import default_db_path, log_file
 
-log = logging.getLogger("smbcrm")
 
 
 def configure_logging() -> Path | None:

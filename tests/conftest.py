@@ -48,6 +48,26 @@ def make_purchase(customer: Customer | None, amounts=(10_000,), when: datetime |
     return purchase
 
 
+def shop_with_filler(path) -> bytearray:
+    """A closed shop file with a large extra table; returns its bytes, to damage in tests."""
+    db = open_shop(path)
+    db.execute_sql("CREATE TABLE filler (x TEXT)")
+    with db.atomic():
+        for index in range(2000):
+            db.execute_sql("INSERT INTO filler VALUES (?)", (f"row {index} " * 20,))
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close_for_good()
+    return bytearray(path.read_bytes())
+
+
+def damage_deep_inside(path) -> None:
+    """Scribble over the second half of a shop file: the schema opens, the data is damaged."""
+    data = shop_with_filler(path)
+    for offset in range(len(data) // 2 // 4096 * 4096, len(data), 4096):
+        data[offset + 100 : offset + 400] = b"\xa5" * 300
+    path.write_bytes(bytes(data))
+
+
 @pytest.fixture
 def today() -> date:
     return date(2026, 11, 22)

@@ -15,6 +15,7 @@ from smbcrm.models.migrations import APPLICATION_ID, LATEST_VERSION
 from smbcrm.models.tables import ALL_TABLES
 from smbcrm.services.backup import check_database
 from smbcrm.services.shop import open_shop
+from tests.conftest import damage_deep_inside, shop_with_filler
 
 
 def digest(path) -> str:
@@ -74,20 +75,9 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path):
     _refused_untouched(path, "not a SQLite database")
 
 
-def _shop_with_filler(path):
-    db = open_shop(path)
-    db.execute_sql("CREATE TABLE filler (x TEXT)")
-    with db.atomic():
-        for index in range(2000):
-            db.execute_sql("INSERT INTO filler VALUES (?)", (f"row {index} " * 20,))
-    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close_for_good()
-    return bytearray(path.read_bytes())
-
-
 def test_a_file_with_a_damaged_schema_is_refused_untouched(tmp_path):
     path = tmp_path / "shop.db"
-    data = _shop_with_filler(path)
+    data = shop_with_filler(path)
     data[100:4096] = b"\xa5" * (4096 - 100)  # the first page: the list of tables
     path.write_bytes(bytes(data))
     _refused_untouched(path, "damaged")
@@ -95,17 +85,14 @@ def test_a_file_with_a_damaged_schema_is_refused_untouched(tmp_path):
 
 def test_a_cut_short_file_is_refused_untouched(tmp_path):
     path = tmp_path / "shop.db"
-    data = _shop_with_filler(path)
+    data = shop_with_filler(path)
     path.write_bytes(bytes(data[: len(data) // 2]))
     _refused_untouched(path, "damaged")
 
 
 def test_damage_deep_inside_is_found_by_the_check(tmp_path):
     path = tmp_path / "shop.db"
-    data = _shop_with_filler(path)
-    for offset in range(len(data) // 2 // 4096 * 4096, len(data), 4096):  # the filler pages
-        data[offset + 100 : offset + 400] = b"\xa5" * 300
-    path.write_bytes(bytes(data))
+    damage_deep_inside(path)
     db = open_shop(path)
     try:
         quick = check_database(db, quick=True)

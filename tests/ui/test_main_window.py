@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QMessageBox
 from smbcrm.models.tables import Customer
 from smbcrm.services import backup as backups
 from smbcrm.services.settings import save_settings, shop_profile
-from tests.conftest import make_customer
+from tests.conftest import damage_deep_inside, make_customer
 from tests.ui.conftest import answer_modal, wait_idle
 
 from smbcrm.ui.main_window import MainWindow
@@ -175,17 +175,7 @@ def test_damage_found_after_opening_is_reported(open_window, tmp_path, qtbot):
     from smbcrm.services.shop import open_shop
 
     path = tmp_path / "tienda.db"
-    db = open_shop(path)
-    db.execute_sql("CREATE TABLE filler (x TEXT)")
-    with db.atomic():
-        for index in range(2000):
-            db.execute_sql("INSERT INTO filler VALUES (?)", (f"fila {index} " * 20,))
-    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close_for_good()
-    data = bytearray(path.read_bytes())
-    for offset in range(len(data) // 2 // 4096 * 4096, len(data), 4096):
-        data[offset + 100 : offset + 400] = b"\xa5" * 300
-    path.write_bytes(bytes(data))
+    damage_deep_inside(path)
     db = open_shop(path)
     messages = []
     answer_modal(QMessageBox, lambda box: (messages.append(box.text()), box.reject()))
