@@ -14,7 +14,6 @@ from smbcrm.core.i18n import environment_language, set_language
 from smbcrm.core.paths import default_db_path, log_file
 
 
-
 def configure_logging() -> Path | None:
     """Log to a rotating file in the user log folder; nothing secret is ever logged."""
     path = log_file()
