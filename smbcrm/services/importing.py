@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -211,21 +213,27 @@ class _Source:
         )
 
 
-def _date_order(source: _Source, mapping: dict[int, str], column: str, forced: str | None):
-    """A date column's day/month order from its unambiguous values (read from the start)."""
-    if forced:
-        return DateOrder(forced, False)
+def _date_order(
+    table: Table, mapping: dict[int, str], column: str, forced: str | None
+) -> tuple[DateOrder | None, Iterator[tuple[int, list[Any]]]]:
+    """A date column's day/month order from its unambiguous values, and the table's rows.
+
+    The rows read to decide are kept and handed back first, so the file is read once."""
+    rows = table.rows()
     index = next((i for i, name in mapping.items() if name == column), None)
+    if forced:
+        return DateOrder(forced, False), rows
     if index is None:
-        return None
-    samples = []
-    with source.open() as table:
-        for _row, cells in table.rows():
-            if index < len(cells) and cells[index] not in (None, ""):
-                samples.append(cells[index])
-            if len(samples) >= DATE_SAMPLE:
-                break
-    return infer_date_order(samples, default="DMY")
+        return None, rows
+    head, samples = [], []
+    for row in rows:
+        head.append(row)
+        cells = row[1]
+        if index < len(cells) and cells[index] not in (None, ""):
+            samples.append(cells[index])
+        if len(samples) >= DATE_SAMPLE or len(head) >= DATE_SAMPLE * 10:
+            break
+    return infer_date_order(samples, default="DMY"), itertools.chain(head, rows)
 
 
 def _epoch_1904(info: TableInfo) -> bool:
@@ -257,9 +265,9 @@ def preview_customers(
     source = _Source(Path(path), sheet, encoding, delimiter)
     with source.open() as table:
         chosen = _resolve_mapping(table.info, mapping, CUSTOMER_FIELDS)
-        order = _date_order(source, chosen, "birthday", options.date_order)
+        order, table_rows = _date_order(table, chosen, "birthday", options.date_order)
         rows = []
-        for number, cells in table.rows():
+        for number, cells in table_rows:
             data = _row_values(chosen, cells)
             try:
                 clean = clean_customer(
@@ -293,9 +301,9 @@ def preview_purchases(
     source = _Source(Path(path), sheet, encoding, delimiter)
     with source.open() as table:
         chosen = _resolve_mapping(table.info, mapping, PURCHASE_FIELDS)
-        order = _date_order(source, chosen, "date", options.date_order)
+        order, table_rows = _date_order(table, chosen, "date", options.date_order)
         rows = []
-        for number, cells in table.rows():
+        for number, cells in table_rows:
             data = _row_values(chosen, cells)
             values = _shown(data)
             error = ""
@@ -435,7 +443,9 @@ class _Upserter:
             self.counts["skipped"] += 1
             return None
         tag_ids = self.tags.ids_for(tags)
-        evidence = _("import {file} row {row}").format(file=self.source, row=number)
+        evidence = (
+            _("import {file} row {row}").format(file=self.source, row=number) if consent else ""
+        )
         if existing is None:
             if clean.code and clean.code in self.index.code:
                 raise UserError(
@@ -531,12 +541,13 @@ def import_customers(
             chosen = _resolve_mapping(table.info, mapping, CUSTOMER_FIELDS)
             if not chosen:
                 raise UserError(_("No column of this file could be matched to a customer field."))
-            order = _date_order(source, chosen, "birthday", options.date_order)
+            order, table_rows = _date_order(table, chosen, "birthday", options.date_order)
             batch_id = ImportBatch.create(kind="customers", file_name=source.path.name).id
             upsert = _Upserter(db, batch_id, options, _mapped_columns(chosen), source.path.name)
             with triggers_suspended(db, *SEARCH_TRIGGERS):
+                epoch_1904 = _epoch_1904(table.info)
                 _customer_rows_in(
-                    db, table, chosen, order, region, upsert, errors, progress, cancel
+                    table_rows, chosen, order, epoch_1904, region, upsert, errors, progress, cancel
                 )
                 upsert.flush()
                 reindex_customers(db, upsert.touched)
@@ -551,10 +562,9 @@ def import_customers(
 
 
 def _customer_rows_in(
-    db, table: Table, chosen, order, region, upsert, errors, progress, cancel
+    rows, chosen, order, epoch_1904, region, upsert, errors, progress, cancel
 ) -> None:
-    epoch_1904 = _epoch_1904(table.info)
-    for number, cells in table.rows():
+    for number, cells in rows:
         upsert.rows += 1
         if upsert.rows % 500 == 0:
             if cancel is not None:
@@ -985,7 +995,7 @@ def import_purchases(
                 )
             if not names & {"amount", "unit_price"}:
                 raise UserError(_("A purchases file needs an amount or a unit price column."))
-            order = _date_order(source, chosen, "date", options.date_order)
+            order, table_rows = _date_order(table, chosen, "date", options.date_order)
             epoch_1904 = _epoch_1904(table.info)
             batch_id = ImportBatch.create(kind="purchases", file_name=source.path.name).id
             customers = _Index(db)
@@ -995,7 +1005,7 @@ def import_purchases(
             purchases: dict[tuple[int, str], int] = {}
             customers_touched: set[int] = set()
             with triggers_suspended(db, "purchase_totals_insert"):
-                for number, cells in table.rows():
+                for number, cells in table_rows:
                     rows += 1
                     if rows % 1000 == 0:
                         if cancel is not None:
