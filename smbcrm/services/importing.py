@@ -604,32 +604,30 @@ def import_vcards(
             batch_id = ImportBatch.create(kind="vcard", file_name=path.name).id
             updatable = set(UPDATABLE) - {"code"}
             upsert = _Upserter(db, batch_id, options, updatable, path.name)
-            suspended = triggers_suspended(db, *SEARCH_TRIGGERS)
-            suspended.__enter__()
-            for number, contact, problem in read_vcards_with_errors(path):
-                rows += 1
-                if cancel is not None and rows % 500 == 0:
-                    cancel.raise_if_cancelled()
-                if contact is None:
-                    errors.append(RowError(number, problem or _("This card cannot be read.")))
-                    continue
-                first, last = contact.first_name, contact.last_name
-                if not (first or last) and contact.full_name:
-                    first, last = _split_name(contact.full_name)
-                data = CustomerInput(
-                    first_name=first, last_name=last,
-                    email=contact.emails[0] if contact.emails else "",
-                    phone=contact.phones[0] if contact.phones else "",
-                    city=contact.city, region=contact.region, country=contact.country[:2],
-                    birthday=contact.birthday, notes=contact.notes,
-                )  # fmt: skip
-                try:
-                    upsert(number, clean_customer(data, region), list(contact.categories), None)
-                except UserError as error:
-                    errors.append(RowError(number, error.message.replace("\n", " ")))
-            upsert.flush()
-            reindex_customers(db, upsert.touched)
-            suspended.__exit__(None, None, None)
+            with triggers_suspended(db, *SEARCH_TRIGGERS):
+                for number, contact, problem in read_vcards_with_errors(path):
+                    rows += 1
+                    if cancel is not None and rows % 500 == 0:
+                        cancel.raise_if_cancelled()
+                    if contact is None:
+                        errors.append(RowError(number, problem or _("This card cannot be read.")))
+                        continue
+                    first, last = contact.first_name, contact.last_name
+                    if not (first or last) and contact.full_name:
+                        first, last = _split_name(contact.full_name)
+                    data = CustomerInput(
+                        first_name=first, last_name=last,
+                        email=contact.emails[0] if contact.emails else "",
+                        phone=contact.phones[0] if contact.phones else "",
+                        city=contact.city, region=contact.region, country=contact.country[:2],
+                        birthday=contact.birthday, notes=contact.notes,
+                    )  # fmt: skip
+                    try:
+                        upsert(number, clean_customer(data, region), list(contact.categories), None)
+                    except UserError as error:
+                        errors.append(RowError(number, error.message.replace("\n", " ")))
+                upsert.flush()
+                reindex_customers(db, upsert.touched)
             _finish(batch_id, rows, upsert.counts, errors)
             if dry_run:
                 raise _Rejected()
