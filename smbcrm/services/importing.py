@@ -9,6 +9,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -418,14 +419,13 @@ class _Upserter:
     New customers are written a thousand at a time with executemany (ids given here: the
     import holds the write lock), which is several times faster than a statement per row."""
 
-    def __init__(self, db: SqliteDatabase, batch_id: int, options: ImportOptions,
+    def __init__(self, db: SqliteDatabase, run: _Run, options: ImportOptions,
                  updatable: set[str], source: str) -> None:  # fmt: skip
-        self.db, self.batch_id, self.options = db, batch_id, options
+        self.db, self.batch_id, self.options = db, run.batch_id, options
         self.updatable, self.source = updatable, source
         self.index = _Index(db)
         self.tags = _Tags(db)
-        self.counts = {"created": 0, "updated": 0, "skipped": 0}
-        self.rows = 0
+        self.counts = run.counts
         self.touched: list[int] = []  # customers whose search entry must be rebuilt
         self.next_id = db.execute_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM customer").fetchone()[0]
         self.now = str(utc_now())
@@ -509,10 +509,45 @@ class _Upserter:
         self._new, self._new_tags, self._new_consents = [], [], []
 
 
-def _finish(batch_id: int, rows: int, counts: dict[str, int], errors: list[RowError]) -> None:
-    ImportBatch.update(rows=rows, errors=len(errors), **counts).where(
-        ImportBatch.id == batch_id
-    ).execute()
+@dataclass
+class _Run:
+    """One import as it goes: its batch, the rows read, what happened to them."""
+
+    batch_id: int | None
+    dry_run: bool
+    rows: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "skipped": 0}
+    )
+    errors: list[RowError] = field(default_factory=list)
+
+    def result(self) -> ImportResult:
+        return ImportResult(self.rows, batch_id=self.batch_id, dry_run=self.dry_run,
+                            errors=tuple(self.errors), **self.counts)  # fmt: skip
+
+    def tick(self, number: int, progress: ProgressCallback, cancel: CancelToken | None) -> None:
+        self.rows += 1
+        if self.rows % 500 == 0:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            progress(self.rows, 0, _("Importing row {row}…").format(row=number))
+
+
+@contextmanager
+def _import_run(db: SqliteDatabase, kind: str, file_name: str, dry_run: bool) -> Iterator[_Run]:
+    """One transaction per import, recorded as a batch; a dry run rolls it all back."""
+    run = None
+    try:
+        with db.atomic():
+            run = _Run(ImportBatch.create(kind=kind, file_name=file_name).id, dry_run)
+            yield run
+            ImportBatch.update(rows=run.rows, errors=len(run.errors), **run.counts).where(
+                ImportBatch.id == run.batch_id
+            ).execute()
+            if dry_run:
+                raise _Rejected()
+    except _Rejected:
+        run.batch_id = None
 
 
 def import_customers(
@@ -534,53 +569,30 @@ def import_customers(
         raise UserError(_("“{mode}” is not an import mode.").format(mode=options.mode))
     source = _Source(Path(path), sheet, encoding, delimiter)
     region = shop_profile(db).country
-    errors: list[RowError] = []
-    rows, batch_id, upsert = 0, None, None
-    try:
-        with db.atomic(), source.open() as table:
-            chosen = _resolve_mapping(table.info, mapping, CUSTOMER_FIELDS)
-            if not chosen:
-                raise UserError(_("No column of this file could be matched to a customer field."))
-            order, table_rows = _date_order(table, chosen, "birthday", options.date_order)
-            batch_id = ImportBatch.create(kind="customers", file_name=source.path.name).id
-            upsert = _Upserter(db, batch_id, options, _mapped_columns(chosen), source.path.name)
-            with triggers_suspended(db, *SEARCH_TRIGGERS):
-                epoch_1904 = _epoch_1904(table.info)
-                _customer_rows_in(
-                    table_rows, chosen, order, epoch_1904, region, upsert, errors, progress, cancel
-                )
-                upsert.flush()
-                reindex_customers(db, upsert.touched)
-            rows = upsert.rows
-            _finish(batch_id, rows, upsert.counts, errors)
-            if dry_run:
-                raise _Rejected()
-    except _Rejected:
-        batch_id = None
-    counts = upsert.counts if upsert else {"created": 0, "updated": 0, "skipped": 0}
-    return ImportResult(rows, batch_id=batch_id, dry_run=dry_run, errors=tuple(errors), **counts)
-
-
-def _customer_rows_in(
-    rows, chosen, order, epoch_1904, region, upsert, errors, progress, cancel
-) -> None:
-    for number, cells in rows:
-        upsert.rows += 1
-        if upsert.rows % 500 == 0:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            progress(upsert.rows, 0, _("Importing row {row}…").format(row=number))
-        data = _row_values(chosen, cells)
-        try:
-            clean = clean_customer(_customer_input(data, order, epoch_1904), region)
-            consent = _consent(data.values.get("consent"))
-            upsert(number, clean, _tags(data), consent)
-        except ValidationError as error:
-            errors.append(RowError(number, error.message.replace("\n", " ")))
-        except ValueError:
-            errors.append(RowError(number, _consent_problem(data)))
-        except UserError as error:
-            errors.append(RowError(number, error.message))
+    with _import_run(db, "customers", source.path.name, dry_run) as run, source.open() as table:
+        chosen = _resolve_mapping(table.info, mapping, CUSTOMER_FIELDS)
+        if not chosen:
+            raise UserError(_("No column of this file could be matched to a customer field."))
+        order, table_rows = _date_order(table, chosen, "birthday", options.date_order)
+        upsert = _Upserter(db, run, options, _mapped_columns(chosen), source.path.name)
+        epoch_1904 = _epoch_1904(table.info)
+        with triggers_suspended(db, *SEARCH_TRIGGERS):
+            for number, cells in table_rows:
+                run.tick(number, progress, cancel)
+                data = _row_values(chosen, cells)
+                try:
+                    clean = clean_customer(_customer_input(data, order, epoch_1904), region)
+                    consent = _consent(data.values.get("consent"))
+                    upsert(number, clean, _tags(data), consent)
+                except ValidationError as error:
+                    run.errors.append(RowError(number, error.message.replace("\n", " ")))
+                except ValueError:
+                    run.errors.append(RowError(number, _consent_problem(data)))
+                except UserError as error:
+                    run.errors.append(RowError(number, error.message))
+            upsert.flush()
+            reindex_customers(db, upsert.touched)
+    return run.result()
 
 
 def import_vcards(
@@ -597,44 +609,31 @@ def import_vcards(
     if not path.is_file():
         raise UserError(_("The file {path} does not exist.").format(path=path))
     region = shop_profile(db).country
-    errors: list[RowError] = []
-    rows, batch_id, upsert = 0, None, None
-    try:
-        with db.atomic():
-            batch_id = ImportBatch.create(kind="vcard", file_name=path.name).id
-            updatable = set(UPDATABLE) - {"code"}
-            upsert = _Upserter(db, batch_id, options, updatable, path.name)
-            with triggers_suspended(db, *SEARCH_TRIGGERS):
-                for number, contact, problem in read_vcards_with_errors(path):
-                    rows += 1
-                    if cancel is not None and rows % 500 == 0:
-                        cancel.raise_if_cancelled()
-                    if contact is None:
-                        errors.append(RowError(number, problem or _("This card cannot be read.")))
-                        continue
-                    first, last = contact.first_name, contact.last_name
-                    if not (first or last) and contact.full_name:
-                        first, last = _split_name(contact.full_name)
-                    data = CustomerInput(
-                        first_name=first, last_name=last,
-                        email=contact.emails[0] if contact.emails else "",
-                        phone=contact.phones[0] if contact.phones else "",
-                        city=contact.city, region=contact.region, country=contact.country[:2],
-                        birthday=contact.birthday, notes=contact.notes,
-                    )  # fmt: skip
-                    try:
-                        upsert(number, clean_customer(data, region), list(contact.categories), None)
-                    except UserError as error:
-                        errors.append(RowError(number, error.message.replace("\n", " ")))
-                upsert.flush()
-                reindex_customers(db, upsert.touched)
-            _finish(batch_id, rows, upsert.counts, errors)
-            if dry_run:
-                raise _Rejected()
-    except _Rejected:
-        batch_id = None
-    counts = upsert.counts if upsert else {"created": 0, "updated": 0, "skipped": 0}
-    return ImportResult(rows, batch_id=batch_id, dry_run=dry_run, errors=tuple(errors), **counts)
+    with _import_run(db, "vcard", path.name, dry_run) as run:
+        upsert = _Upserter(db, run, options, set(UPDATABLE) - {"code"}, path.name)
+        with triggers_suspended(db, *SEARCH_TRIGGERS):
+            for number, contact, problem in read_vcards_with_errors(path):
+                run.tick(number, progress, cancel)
+                if contact is None:
+                    run.errors.append(RowError(number, problem or _("This card cannot be read.")))
+                    continue
+                first, last = contact.first_name, contact.last_name
+                if not (first or last) and contact.full_name:
+                    first, last = _split_name(contact.full_name)
+                data = CustomerInput(
+                    first_name=first, last_name=last,
+                    email=contact.emails[0] if contact.emails else "",
+                    phone=contact.phones[0] if contact.phones else "",
+                    city=contact.city, region=contact.region, country=contact.country[:2],
+                    birthday=contact.birthday, notes=contact.notes,
+                )  # fmt: skip
+                try:
+                    upsert(number, clean_customer(data, region), list(contact.categories), None)
+                except UserError as error:
+                    run.errors.append(RowError(number, error.message.replace("\n", " ")))
+            upsert.flush()
+            reindex_customers(db, upsert.touched)
+    return run.result()
 
 
 _INSERT_CUSTOMER = (
@@ -974,65 +973,45 @@ def import_purchases(
     profile = shop_profile(db)
     digits = minor_digits(profile.currency)
     decimal_comma = get_decimal_symbol(profile.locale) == ","
-    errors: list[RowError] = []
-    counts = {"created": 0, "updated": 0, "skipped": 0}
-    rows, batch_id = 0, None
-    try:
-        with db.atomic(), source.open() as table:
-            chosen = _resolve_mapping(table.info, mapping, PURCHASE_FIELDS)
-            names = set(chosen.values())
-            if "date" not in names or not names & {
-                "customer_email",
-                "customer_phone",
-                "customer_code",
-            }:
-                raise UserError(
-                    _(
-                        "A purchases file needs a date column and a customer column (email, phone or customer code)."
-                    )
-                )
-            if not names & {"amount", "unit_price"}:
-                raise UserError(_("A purchases file needs an amount or a unit price column."))
-            order, table_rows = _date_order(table, chosen, "date", options.date_order)
-            epoch_1904 = _epoch_1904(table.info)
-            batch_id = ImportBatch.create(kind="purchases", file_name=source.path.name).id
-            customers = _Index(db)
-            catalogue = _Catalogue(db)
-            seen: dict[str, int] = {}
-            pending: list[_Line] = []
-            purchases: dict[tuple[int, str], int] = {}
-            customers_touched: set[int] = set()
-            with triggers_suspended(db, "purchase_totals_insert"):
-                for number, cells in table_rows:
-                    rows += 1
-                    if rows % 1000 == 0:
-                        if cancel is not None:
-                            cancel.raise_if_cancelled()
-                        progress(rows, 0, _("Importing row {row}…").format(row=number))
-                    data = _row_values(chosen, cells)
-                    try:
-                        line = _purchase_line(db, data, number, order, epoch_1904, customers,
-                                              catalogue, digits, decimal_comma, profile.country,
-                                              options, batch_id, seen)  # fmt: skip
-                    except UserError as error:
-                        errors.append(RowError(number, error.message))
-                        continue
-                    except ValueError as error:
-                        errors.append(RowError(number, str(error)))
-                        continue
-                    pending.append(line)
-                    customers_touched.add(line.customer_id)
-                    if len(pending) >= _CHUNK:
-                        _write_lines(db, pending, purchases, batch_id, profile.currency, counts)
-                        pending = []
-                _write_lines(db, pending, purchases, batch_id, profile.currency, counts)
-                recount_purchases(db, customers_touched)
-            _finish(batch_id, rows, counts, errors)
-            if dry_run:
-                raise _Rejected()
-    except _Rejected:
-        batch_id = None
-    return ImportResult(rows, batch_id=batch_id, dry_run=dry_run, errors=tuple(errors), **counts)
+    with _import_run(db, "purchases", source.path.name, dry_run) as run, source.open() as table:
+        chosen = _resolve_mapping(table.info, mapping, PURCHASE_FIELDS)
+        names = set(chosen.values())
+        if "date" not in names or not names & {"customer_email", "customer_phone", "customer_code"}:
+            raise UserError(
+                _("A purchases file needs a date column and a customer column (email, phone or customer code).")
+            )  # fmt: skip
+        if not names & {"amount", "unit_price"}:
+            raise UserError(_("A purchases file needs an amount or a unit price column."))
+        order, table_rows = _date_order(table, chosen, "date", options.date_order)
+        epoch_1904 = _epoch_1904(table.info)
+        customers = _Index(db)
+        catalogue = _Catalogue(db)
+        seen: dict[str, int] = {}
+        pending: list[_Line] = []
+        purchases: dict[tuple[int, str], int] = {}
+        customers_touched: set[int] = set()
+        with triggers_suspended(db, "purchase_totals_insert"):
+            for number, cells in table_rows:
+                run.tick(number, progress, cancel)
+                data = _row_values(chosen, cells)
+                try:
+                    line = _purchase_line(db, data, number, order, epoch_1904, customers,
+                                          catalogue, digits, decimal_comma, profile.country,
+                                          options, run.batch_id, seen)  # fmt: skip
+                except UserError as error:
+                    run.errors.append(RowError(number, error.message))
+                    continue
+                except ValueError as error:
+                    run.errors.append(RowError(number, str(error)))
+                    continue
+                pending.append(line)
+                customers_touched.add(line.customer_id)
+                if len(pending) >= _CHUNK:
+                    _write_lines(db, pending, purchases, run.batch_id, profile.currency, run.counts)
+                    pending = []
+            _write_lines(db, pending, purchases, run.batch_id, profile.currency, run.counts)
+            recount_purchases(db, customers_touched)
+    return run.result()
 
 
 def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, customers: _Index,
