@@ -71,3 +71,29 @@ def damage_deep_inside(path) -> None:
 @pytest.fixture
 def today() -> date:
     return date(2026, 11, 22)
+
+
+# --- a real SMTP server on 127.0.0.1 (tests/mailserver.py) ---
+
+
+@pytest.fixture
+def mail_server_factory():
+    """mail_server_factory(tls=..., auth=..., replies=...) starts a scripted server; all stop at the end."""
+    from tests.mailserver import MailServer
+
+    servers = []
+
+    def start(**options):
+        server = MailServer(**options).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def mail_server(mail_server_factory):
+    """A plain SMTP server on 127.0.0.1 that accepts everything."""
+    return mail_server_factory()
