@@ -231,7 +231,12 @@ def explain_reply(server: SmtpServer, code: int, text: str, kind: FailureKind) -
                 "The mail server asks for an encrypted connection first. Choose STARTTLS "
                 "(port 587) or TLS (port 465) for this account. (The server said: {reply})"
             ).format(reply=quoted)
-        if "sender" in lowered or "send as" in lowered or "not owned" in lowered:
+        if (
+            "sender" in lowered
+            or "send as" in lowered
+            or "sendas" in lowered
+            or "not owned" in lowered
+        ):
             return _(
                 "The mail server does not let this account send with this “From” address. "
                 "Use the address of the account itself. (The server said: {reply})"
