@@ -622,52 +622,41 @@ def _template_line(traceback: TracebackType | None, template: Any) -> int | None
     return line
 
 
+def _not_closed(opening: str, closing: str) -> str:
+    return _("a “{opening}” is not closed with “{closing}”.").format(
+        opening=opening, closing=closing
+    )
+
+
+def _block(tag: str) -> tuple[str, str]:
+    return "{% " + tag + " %}", "{% end" + tag + " %}"
+
+
 _SYNTAX_MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"expected 'end of print statement'"), lambda m: _not_closed("{{", "}}")),
+    (re.compile(r"expected 'end of statement block'"), lambda m: _not_closed("{%", "%}")),
+    (re.compile(r"Missing end of comment tag"), lambda m: _not_closed("{#", "#}")),
     (
-        re.compile(r"expected 'end of print statement'"),
-        lambda m: _("a “{{” is not closed with “}}”."),
-    ),
-    (
-        re.compile(r"expected 'end of statement block'"),
-        lambda m: _("a “{%” is not closed with “%}”."),
-    ),
-    (
-        re.compile(
-            r"Unexpected end of template.*innermost block that needs to be closed is '(\w+)'", re.S
+        re.compile(r"Unexpected end of template.*innermost block that needs to be closed is '(\w+)'", re.S),
+        lambda m: _("a “{opening}” has no “{closing}”.").format(
+            opening=_block(m.group(1))[0], closing=_block(m.group(1))[1]
         ),
-        lambda m: _("a “{{% {tag} %}}” has no “{{% end{tag} %}}”.").format(tag=m.group(1)),
     ),
     (
         re.compile(r"Encountered unknown tag 'end(\w+)'"),
-        lambda m: _("“{{% end{tag} %}}” closes a “{{% {tag} %}}” that was never opened.").format(
-            tag=m.group(1)
+        lambda m: _("“{closing}” closes a “{opening}” that was never opened.").format(
+            opening=_block(m.group(1))[0], closing=_block(m.group(1))[1]
         ),
     ),
     (
         re.compile(r"Encountered unknown tag '(\w+)'"),
-        lambda m: _("“{{% {tag} %}}” is not something templates know.").format(tag=m.group(1)),
+        lambda m: _("“{tag}” is not something templates know.").format(tag=_block(m.group(1))[0]),
     ),
-    (
-        re.compile(r"No filter named '([^']+)'"),
-        lambda m: _("there is no filter called “{name}”.").format(name=m.group(1)),
-    ),
-    (
-        re.compile(r"No test named '([^']+)'"),
-        lambda m: _("there is no test called “{name}”.").format(name=m.group(1)),
-    ),
-    (
-        re.compile(r"Missing end of comment tag"),
-        lambda m: _("a “{#” comment is not closed with “#}”."),
-    ),
-    (
-        re.compile(r"Expected an expression"),
-        lambda m: _("something is missing between the braces."),
-    ),
-    (
-        re.compile(r"unexpected char '([\"'])'"),
-        lambda m: _("a quote ({quote}) is not closed.").format(quote=m.group(1)),
-    ),
-)
+    (re.compile(r"No filter named '([^']+)'"), lambda m: _("there is no filter called “{name}”.").format(name=m.group(1))),
+    (re.compile(r"No test named '([^']+)'"), lambda m: _("there is no test called “{name}”.").format(name=m.group(1))),
+    (re.compile(r"Expected an expression"), lambda m: _("something is missing between the braces.")),
+    (re.compile(r"unexpected char '([\"'])'"), lambda m: _("a quote ({quote}) is not closed.").format(quote=m.group(1))),
+)  # fmt: skip
 
 
 def _syntax_message(error: TemplateSyntaxError) -> str:

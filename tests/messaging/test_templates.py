@@ -109,7 +109,7 @@ def test_fields_used():
         ("a\n{% for p in x %}", "Line 2: a “{% for %}” has no “{% endfor %}”."),
         ("{{ x | nope }}", "Line 1: there is no filter called “nope”."),
         ("{% endfor %}", "Line 1: “{% endfor %}” closes a “{% for %}” that was never opened."),
-        ("{# note", "Line 1: a “{#” comment is not closed with “#}”."),
+        ("{# note", "Line 1: a “{#” is not closed with “#}”."),
     ],
 )
 def test_syntax_errors_say_what_and_where(source, message):
