@@ -184,11 +184,13 @@ def _finalize(value: Any) -> Any:
     """Every ``{{ … }}`` passes here: None prints as nothing, and the output is counted."""
     if value is None:
         return ""
-    state = _current.get()
-    if state is not None and isinstance(value, str):
-        if len(value) > state.max_chars:
-            raise _TooBig
-        state.charge(len(value))
+    if isinstance(value, str):
+        state = _current.get()
+        if state is not None:
+            length = len(value)
+            state.chars += length
+            if state.chars > state.work_limit or length > state.max_chars:
+                raise _TooBig
     return value
 
 
@@ -315,9 +317,6 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
             auto_reload=False,
             cache_size=0,
         )
-        self.mail_concat = _concat(autoescape)
-        self.mail_loop = _loop
-        self.mail_check = _check_size
         self.globals = {
             "range": _safe_range,
             "dict": dict,
@@ -335,6 +334,10 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
             join=_checked_join,
             date=format_date,
         )
+        # Checks inserted by _parse; filters compile to direct calls (cheaper than sandbox calls).
+        self.filters.update(
+            _mail_loop=_loop, _mail_concat=_concat(autoescape), _mail_check=_check_size
+        )
 
     # Rewrite the parsed template so loops, ``~`` and filters go through the checks above.
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -349,17 +352,17 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
             literal += sum(
                 len(c.value) for c in _find(loop.body, nodes.Const) if isinstance(c.value, str)
             )
-            loop.iter = _environment_call("mail_loop", [loop.iter, nodes.Const(literal)], loop)
+            loop.iter = _internal_filter("_mail_loop", loop.iter, [nodes.Const(literal)], loop)
         for concat in list(tree.find_all(nodes.Concat)):
             _replace(
                 tree,
                 concat,
-                _environment_call("mail_concat", [nodes.Tuple(concat.nodes, "load")], concat),
+                _internal_filter("_mail_concat", nodes.Tuple(concat.nodes, "load"), [], concat),
             )
         for filter_ in list(tree.find_all(nodes.Filter)):
-            if filter_.node is None:  # the filter of a {% filter %} or {% set %} block
-                continue
-            _replace(tree, filter_, _environment_call("mail_check", [filter_], filter_))
+            if filter_.node is None or filter_.name.startswith("_mail"):
+                continue  # the filter of a {% filter %} or {% set %} block, or one of ours
+            _replace(tree, filter_, _internal_filter("_mail_check", filter_, [], filter_))
         return tree
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -440,10 +443,12 @@ def _find(node: nodes.Node, node_type: type) -> Iterator[Any]:
         yield from node.find_all(node_type)
 
 
-def _environment_call(name: str, args: list[nodes.Expr], where: nodes.Node) -> nodes.Call:
-    call = nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None)
-    call.set_lineno(where.lineno)
-    return call
+def _internal_filter(
+    name: str, value: nodes.Expr, args: list[nodes.Expr], where: nodes.Node
+) -> nodes.Filter:
+    node = nodes.Filter(value, name, args, [], None, None)
+    node.set_lineno(where.lineno)
+    return node
 
 
 def _replace(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
@@ -548,21 +553,16 @@ class MailTemplate:
     def _run(
         self, template: Any, values: dict[str, Any], state: _Render, *, is_subject: bool
     ) -> str:
-        chunks: list[str] = []
-        length = 0
-        limit = state.max_chars
+        # Every {{ }} output is counted as it is made (_finalize), and literal text in loops as
+        # they iterate, so the parts joined here are already bounded; only the cap is left.
         try:
-            for chunk in template.root_render_func(template.new_context(values)):
-                length += len(chunk)
-                if length > limit:
-                    raise _TooBig
-                chunks.append(chunk)
-                if len(chunks) & 31 == 0:
-                    state.tick()
+            text = "".join(template.root_render_func(template.new_context(values)))
+            if len(text) > state.max_chars:
+                raise _TooBig
             state.tick()
         except Exception as error:  # noqa: BLE001 -- every failure becomes a TemplateError
             raise self._explain(error, template, is_subject) from None
-        return "".join(chunks)
+        return text
 
     def _explain(self, error: BaseException, template: Any, is_subject: bool) -> TemplateError:
         line = _template_line(error.__traceback__, template)
