@@ -581,7 +581,12 @@ class MailTemplate:
         elif isinstance(error, UndefinedError):
             match = re.search(r"'([^']+)' is undefined", error.message or "")
             name = match.group(1) if match else (error.message or "")
-            message = _("“{name}” does not exist here.").format(name=name)
+            # A merge field missing for this recipient, used in a comparison or a sum, or a
+            # name the template does not know at all.
+            message = _(
+                "“{name}” has no value here and cannot be used like this; check the name, or "
+                "give it a fallback such as “{example}”."
+            ).format(name=name, example="{{ " + name.split(".")[0] + ' | default("") }}')
         elif isinstance(error, JinjaTemplateError):
             message = _("the template could not be filled in: {detail}").format(
                 detail=error.message

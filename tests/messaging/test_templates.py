@@ -133,8 +133,19 @@ def test_errors_are_translated():
 def test_runtime_error_names_the_line():
     with pytest.raises(TemplateError) as caught:
         render("uno\ndos\n{{ recommended(3) }}")
-    assert str(caught.value) == "Line 3: “recommended” does not exist here."
+    assert str(caught.value).startswith("Line 3: “recommended” has no value here")
     assert caught.value.line == 3
+
+
+def test_a_missing_value_in_a_comparison_fails_that_recipient_with_a_hint():
+    template = MailTemplate("Hola", "<p>\n{% if points > 100 %}¡Premio!{% endif %}</p>")
+    assert template.render({"points": 150}).html == "<p>\n¡Premio!</p>"
+    with pytest.raises(TemplateError) as caught:
+        template.render({})
+    assert str(caught.value) == (
+        "Line 2: “points” has no value here and cannot be used like this; check the name, or "
+        'give it a fallback such as “{{ points | default("") }}”.'
+    )
 
 
 @pytest.mark.parametrize(
