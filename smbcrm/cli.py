@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -16,9 +17,17 @@ from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, environment_language, set_language
 from smbcrm.core.paths import default_db_path
 from smbcrm.core.progress import Cancelled
+from smbcrm.messaging.credentials import default_password_store, keyring_status
 from smbcrm.models.database import ShopDatabase
 from smbcrm.services import backup as backups
-from smbcrm.services import customers, exporting, importing
+from smbcrm.services import (
+    campaigns,
+    customers,
+    email_accounts,
+    exporting,
+    importing,
+    mail_templates,
+)
 from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.shop import open_shop
 from smbcrm.transfer.tables import open_table
@@ -140,7 +149,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help=_("check the shop file for damage"))
     check.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    _mail_commands(commands)
     return parser
+
+
+def _mail_commands(commands) -> None:
+    as_json = {"action": "store_true", "help": _("print one JSON object")}
+    account = commands.add_parser("account", help=_("email accounts that send your messages"))
+    actions = account.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add", help=_("add an SMTP account (the password stays in the keyring)")
+    )
+    add.add_argument("name")
+    add.add_argument("--host", required=True)
+    add.add_argument("--port", type=int, required=True)
+    add.add_argument("--security", choices=email_accounts.SECURITIES, required=True)
+    add.add_argument("--user", default="")
+    add.add_argument("--from", dest="from_address", required=True, metavar="ADDRESS")
+    add.add_argument("--from-name", default="")
+    add.add_argument("--reply-to", default="")
+    add.add_argument("--provider", default="custom")
+    for window in ("minute", "hour", "day"):
+        add.add_argument(f"--per-{window}", type=int, default=None, metavar="N")
+    add.add_argument("--json", **as_json)
+    listing = actions.add_parser("list", help=_("list the email accounts"))
+    listing.add_argument("--json", **as_json)
+
+    campaign = commands.add_parser("campaign", help=_("personal emails to a group of customers"))
+    actions = campaign.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help=_("prepare a campaign"))
+    create.add_argument("name")
+    create.add_argument(
+        "--template", required=True, help=_("an HTML file, or the name of a saved template")
+    )
+    create.add_argument("--audience", required=True, help="all | tag:T | segment:S")
+    create.add_argument("--account", required=True)
+    create.add_argument("--subject", default="")
+    create.add_argument("--json", **as_json)
+    for action, text in (
+        ("send", _("check, queue and send, or resume, from the outbox")),
+        ("status", _("how many messages are in each state")),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("name")
+        sub.add_argument("--json", **as_json)
+    resolve = actions.add_parser(
+        "resolve", help=_("decide about messages that may or may not have arrived")
+    )
+    resolve.add_argument("name")
+    choice = resolve.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--resend", action="store_true")
+    choice.add_argument("--skip", action="store_true")
+    resolve.add_argument("--json", **as_json)
 
 
 def _command_demo(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
@@ -304,6 +364,126 @@ def _command_undo_import(db: ShopDatabase, args: argparse.Namespace, bar: TextPr
     return {"undone": args.id}, _("Import {id} was undone.").format(id=args.id), EXIT_OK
 
 
+class CommandLinePasswords:
+    """SMBCRM_SMTP_PASSWORD when set (scripts, CI), else the OS keyring."""
+
+    def __init__(self) -> None:
+        self.store = default_password_store()
+
+    def get(self, account: str) -> str | None:
+        return os.environ.get("SMBCRM_SMTP_PASSWORD") or self.store.get(account)
+
+    def set(self, account: str, password: str) -> None:
+        self.store.set(account, password)
+
+    def delete(self, account: str) -> None:
+        self.store.delete(account)
+
+
+def _command_account(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    if args.action == "list":
+        found = email_accounts.list_accounts(db)
+        rows = [
+            {"name": a.name, "host": a.host, "port": a.port, "security": a.security,
+             "user": a.username, "from": a.from_address}
+            for a in found
+        ]  # fmt: skip
+        lines = [f"{a.name}: {a.from_address} via {a.host}:{a.port} ({a.security})" for a in found]
+        return {"accounts": rows}, "\n".join(lines) or _("No email accounts yet."), EXIT_OK
+    form = email_accounts.AccountForm(
+        name=args.name, host=args.host, port=args.port, security=args.security,
+        username=args.user, from_name=args.from_name, from_address=args.from_address,
+        reply_to=args.reply_to, provider=args.provider, per_minute=args.per_minute,
+        per_hour=args.per_hour, per_day=args.per_day,
+    )  # fmt: skip
+    info = email_accounts.save_account(db, form)
+    text = _("Account “{name}” added.").format(name=info.name)
+    if info.username:
+        usable, why = keyring_status()
+        if os.environ.get("SMBCRM_SMTP_PASSWORD") and usable:
+            default_password_store().set(info.password_key, os.environ["SMBCRM_SMTP_PASSWORD"])
+            text += " " + _("Its password was saved in the system keyring.")
+        else:
+            text += " " + _(
+                "smbcrm reads its password from the system keyring (type it once in the "
+                "window) or from the SMBCRM_SMTP_PASSWORD variable."
+            )
+            if not usable:
+                text += " " + why
+    return {"account": info.name, "id": info.id}, text, EXIT_OK
+
+
+def _campaign_template(db: ShopDatabase, args: argparse.Namespace) -> int:
+    path = Path(args.template)
+    if not path.is_file():
+        return mail_templates.find_template(db, args.template).id
+    try:
+        body = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(
+            _("The template {path} cannot be read: {reason}").format(path=path, reason=error)
+        ) from error
+    subject = args.subject
+    first, _newline, rest = body.partition("\n")
+    if first.lower().startswith(("subject:", "asunto:")):
+        subject = subject or first.split(":", 1)[1].strip()
+        body = rest
+    if not subject:
+        raise UserError(_("Give the subject with --subject, or a first line “Subject: …”."))
+    name = _("{campaign} (template)").format(campaign=" ".join(args.name.split()))
+    existing = next((t for t in mail_templates.list_templates(db) if t.name == name), None)
+    saved = mail_templates.save_template(
+        db, name, subject, body, template_id=existing.id if existing else None
+    )
+    return saved.id
+
+
+def _status_figures(found: dict[str, int]) -> dict[str, int]:
+    return {state: found.get(state, 0) for state in campaigns.OUTBOX_STATES}
+
+
+def _status_text(info: campaigns.CampaignInfo) -> str:
+    parts = [f"{_(campaigns.STATE_LABELS[state])}: {count}"
+             for state, count in info.counts.items() if count]  # fmt: skip
+    return f"{info.name} — {info.state_text}\n" + "\n".join(parts)
+
+
+def _command_campaign(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    if args.action == "create":
+        template_id = _campaign_template(db, args)
+        account = email_accounts.find_account(db, args.account)
+        info = campaigns.create_campaign(
+            db, args.name, template_id=template_id, account_id=account.id,
+            audience=args.audience, subject=args.subject,
+        )  # fmt: skip
+        text = _("Campaign “{name}” is ready: {audience}. Send it with: campaign send").format(
+            name=info.name, audience=campaigns.audience_label(info.audience)
+        )
+        return {"campaign": info.name, "id": info.id}, text, EXIT_OK
+    info = campaigns.find_campaign(db, args.name)
+    if args.action == "status":
+        return _status_figures(info.counts), _status_text(info), EXIT_OK
+    if args.action == "resolve":
+        changed = campaigns.resolve_uncertain(db, info.id, resend=args.resend)
+        info = campaigns.campaign(db, info.id)
+        return _status_figures(info.counts), f"{changed}\n" + _status_text(info), EXIT_OK
+    lines = []
+    if info.state == "draft":
+        check = campaigns.check_campaign(db, info.id, progress=bar)
+        lines.append(check.summary())
+        campaigns.queue_campaign(db, check)
+    outcome = campaigns.send_campaign(
+        db, info.id, passwords=CommandLinePasswords(), progress=bar, max_wait=120.0
+    )
+    info = campaigns.campaign(db, info.id)
+    lines += [_status_text(info), outcome.message]
+    figures = {**_status_figures(outcome.counts), "state": outcome.state}
+    if outcome.resume_at is not None:
+        figures["resume_at"] = outcome.resume_at.isoformat() + "Z"
+    status = EXIT_REJECTED if outcome.state == "paused" else EXIT_OK
+    return figures, "\n".join(line for line in lines if line), status
+
+
 COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "demo": _command_demo,
     "backup": _command_backup,
@@ -315,6 +495,8 @@ COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "export": _command_export,
     "imports": _command_imports,
     "undo-import": _command_undo_import,
+    "account": _command_account,
+    "campaign": _command_campaign,
 }
 
 

@@ -97,3 +97,49 @@ def mail_server_factory():
 def mail_server(mail_server_factory):
     """A plain SMTP server on 127.0.0.1 that accepts everything."""
     return mail_server_factory()
+
+
+class MemoryPasswords:
+    """Stands in for the OS keyring in tests (the keyring has tests of its own)."""
+
+    def __init__(self, **known: str) -> None:
+        self.known = dict(known)
+
+    def get(self, account: str) -> str | None:
+        return self.known.get(account)
+
+    def set(self, account: str, password: str) -> None:
+        self.known[account] = password
+
+    def delete(self, account: str) -> None:
+        self.known.pop(account, None)
+
+
+def make_account(db, server, **fields):
+    """An email account pointing at a test MailServer (plain SMTP on 127.0.0.1 by default)."""
+    from smbcrm.services.email_accounts import AccountForm, save_account
+
+    values = {"name": "Tienda", "host": "127.0.0.1", "port": server.port, "security": "none",
+              "from_name": "Tienda La Esquina", "from_address": "tienda@example.com"}  # fmt: skip
+    values.update(fields)
+    return save_account(db, AccountForm(**values))
+
+
+def make_campaign(db, account, *, name="Promo", audience="all", marketing=True,
+                  subject="Hola {{ first_name }}",
+                  body="<p>Hola {{ first_name }}, gracias por venir.</p>"):  # fmt: skip
+    """A draft campaign with its own template."""
+    from smbcrm.services.campaigns import create_campaign
+    from smbcrm.services.mail_templates import save_template
+
+    template = save_template(db, f"{name} template", subject, body, marketing=marketing)
+    return create_campaign(
+        db, name, template_id=template.id, account_id=account.id, audience=audience
+    )
+
+
+def queue(db, campaign):
+    """Check and queue a draft campaign, as the owner confirming the counts would."""
+    from smbcrm.services.campaigns import check_campaign, queue_campaign
+
+    return queue_campaign(db, check_campaign(db, campaign.id))

@@ -197,6 +197,72 @@ class DuplicateDismissal(BaseModel):
         primary_key = CompositeKey("first", "second")
 
 
+class EmailAccount(BaseModel):
+    """An SMTP account of the shop; its password lives in the OS keyring, never here."""
+
+    name = TextField(unique=True)
+    provider = TextField(default="custom")
+    host = TextField()
+    port = IntegerField()
+    security = TextField()  # starttls | tls | none
+    username = TextField(default="")
+    from_name = TextField(default="")
+    from_address = TextField()
+    reply_to = TextField(null=True)
+    per_minute = IntegerField(null=True)
+    per_hour = IntegerField(null=True)
+    per_day = IntegerField(null=True)
+    held_until = DateTimeField(null=True)
+    hold_reason = TextField(default="")
+    created_at = DateTimeField(default=utc_now)
+
+
+class AccountSend(BaseModel):
+    account = ForeignKeyField(EmailAccount, on_delete="CASCADE")
+    sent_at = DateTimeField()
+
+
+class MailTemplate(BaseModel):
+    name = TextField(unique=True)
+    subject = TextField()
+    body_html = TextField()
+    marketing = BooleanField(default=True)
+    builtin_key = TextField(null=True)
+    created_at = DateTimeField(default=utc_now)
+    updated_at = DateTimeField(default=utc_now)
+
+
+class Campaign(BaseModel):
+    name = TextField(unique=True)
+    template = ForeignKeyField(MailTemplate, null=True, on_delete="SET NULL")
+    account = ForeignKeyField(EmailAccount, null=True, on_delete="SET NULL")
+    audience = TextField()  # all | tag:NAME | segment:NAME | customers:1,2,3
+    subject = TextField(default="")
+    body_html = TextField(default="")
+    marketing = BooleanField(default=True)
+    state = TextField(default="draft")  # draft | queued | paused | finished | cancelled
+    pause_reason = TextField(default="")
+    created_at = DateTimeField(default=utc_now)
+    queued_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+
+class OutboxMessage(BaseModel):
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    state = TextField(default="queued")
+    handed_over = BooleanField(default=False)
+    claimed_boot = TextField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    email = TextField(default="")
+    reason = TextField(default="")
+    server_reply = TextField(default="")
+    message_id = TextField(null=True)
+    sent_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utc_now)
+
+
 ALL_TABLES = (
     SchemaVersion,
     Setting,
@@ -217,4 +283,9 @@ ALL_TABLES = (
     ImportBatch,
     ImportChange,
     SavedMapping,
+    EmailAccount,
+    AccountSend,
+    MailTemplate,
+    Campaign,
+    OutboxMessage,
 )

@@ -26,6 +26,7 @@ PERSONAL_TABLES = (
     ("activity", "customer_id"),
     ("purchase", "customer_id"),
     ("customer_merge", "kept_id"),
+    ("outbox_message", "customer_id"),
 )
 
 
@@ -79,6 +80,9 @@ def customer_data(db: SqliteDatabase, customer_id: int) -> dict[str, list[dict[s
         "purchase_lines": "SELECT l.*, pr.name AS product FROM purchase_line l "
         "JOIN purchase p ON p.id = l.purchase_id LEFT JOIN product pr ON pr.id = l.product_id "
         f"WHERE p.customer_id IN ({marks})",
+        "emails": "SELECT o.customer_id, c.name AS campaign, c.subject, o.state, o.email, "
+        "o.sent_at, o.reason FROM outbox_message o JOIN campaign c ON c.id = o.campaign_id "
+        f"WHERE o.customer_id IN ({marks})",
         "merges": f"SELECT * FROM customer_merge WHERE kept_id IN ({marks}) OR merged_id IN ({marks})",
     }
     for name, sql in queries.items():
@@ -141,6 +145,12 @@ def erase_customer(db: SqliteDatabase, customer_id: int) -> int:
             ids + ids,
         )
         db.execute_sql(f"UPDATE customer SET merged_into_id = NULL WHERE id IN ({marks})", ids)
+        # Campaign reports keep their counts; the address the message went to does not stay.
+        db.execute_sql(
+            f"UPDATE outbox_message SET email = '', server_reply = '', message_id = NULL "
+            f"WHERE customer_id IN ({marks})",
+            ids,
+        )
         deleted = db.execute_sql(f"DELETE FROM customer WHERE id IN ({marks})", ids).rowcount
         if not deleted:
             raise UserError(_("This customer no longer exists."))

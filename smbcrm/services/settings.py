@@ -26,6 +26,7 @@ COUNTRY_CURRENCY = {
     "US": "USD",
 }
 MAX_SHOP_NAME = 120
+MAX_WEEKLY_EMAILS = 50  # 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ SPECS = {
         SettingSpec("language", "es", N_("Language")),
         SettingSpec("welcome_done", False, N_("Welcome finished")),
         SettingSpec("is_demo", False, N_("Demo shop")),
+        SettingSpec(
+            "marketing_emails_per_week", 2, N_("Promotional emails a customer may get per week")
+        ),
     )
 }
 
@@ -56,6 +60,7 @@ class ShopProfile:
     language: str
     welcome_done: bool
     is_demo: bool
+    marketing_emails_per_week: int = 2
 
     @property
     def locale(self) -> str:
@@ -100,6 +105,17 @@ def _validate(key: str, value: Any) -> Any:
         raise UserError(_("smbcrm does not know the language “{code}”.").format(code=value))
     elif key in ("welcome_done", "is_demo"):
         value = bool(value)
+    elif key == "marketing_emails_per_week":
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            value = -1
+        if not 0 <= value <= MAX_WEEKLY_EMAILS:
+            raise UserError(
+                _("A customer may get between 0 and {limit} promotional emails a week.").format(
+                    limit=MAX_WEEKLY_EMAILS
+                )
+            )
     return value
 
 

@@ -22,12 +22,22 @@ KIND_TITLES = {
     "unarchived": N_("Back from the archive"),
     "merge": N_("Merged with another customer"),
     "merge_undone": N_("Merge undone"),
+    "email": N_("Email"),
+}
+EMAIL_STATES = {
+    "queued": N_("waiting to be sent"),
+    "sending": N_("being sent"),
+    "sent": N_("sent"),
+    "deferred": N_("will be tried again"),
+    "failed": N_("not delivered"),
+    "uncertain": N_("may or may not have arrived"),
+    "suppressed": N_("not sent"),
 }
 
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    source: str  # activity | purchase | consent
+    source: str  # activity | purchase | consent | email
     id: int
     occurred_at: datetime
     kind: str
@@ -50,6 +60,10 @@ UNION ALL
 SELECT 'consent', e.id, e.recorded_at, 'consent', e.state, NULL,
     json_object('method', e.method, 'source', e.source)
 FROM consent_event e WHERE e.customer_id = :id
+UNION ALL
+SELECT 'email', o.id, COALESCE(o.sent_at, o.updated_at), 'email', c.name, NULL,
+    json_object('state', o.state, 'reason', o.reason, 'subject', c.subject)
+FROM outbox_message o JOIN campaign c ON c.id = o.campaign_id WHERE o.customer_id = :id
 ORDER BY 3 DESC, 1, 2 DESC
 LIMIT :limit OFFSET :offset
 """
@@ -73,6 +87,15 @@ def _event(source, row_id, at, kind, text, ref, data) -> TimelineEvent:
         detail = f"{_(CONSENT_LABELS.get(text, text))} — {method}"
         if extra.get("source"):
             detail += f" ({extra['source']})"
+        return TimelineEvent(source, row_id, moment, kind, title, detail)
+    if source == "email":
+        extra = json.loads(data or "{}")
+        state = _(EMAIL_STATES.get(extra.get("state", ""), extra.get("state", "")))
+        detail = _("“{subject}” ({campaign}): {state}").format(
+            subject=extra.get("subject", ""), campaign=text, state=state
+        )
+        if extra.get("reason"):
+            detail += f" — {extra['reason']}"
         return TimelineEvent(source, row_id, moment, kind, title, detail)
     undo = ref if kind == "merge" and _merge_undoable(ref) else None
     detail = text or ""

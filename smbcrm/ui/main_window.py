@@ -35,6 +35,7 @@ from smbcrm.ui.customers.page import CustomersPage
 from smbcrm.ui.import_history_dialog import ImportHistoryDialog
 from smbcrm.ui.import_wizard import ImportWizard
 from smbcrm.ui.language import apply_language
+from smbcrm.ui.messages.page import MessagesPage
 from smbcrm.ui.reports.page import ReportsPage
 from smbcrm.ui.restore_dialog import RestoreDialog
 from smbcrm.ui.settings.page import SettingsPage
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
                 page: QWidget = CustomersPage(context)
             elif key == "reports":
                 page = ReportsPage(context)
+            elif key == "messages":
+                page = MessagesPage(context)
             elif key == "settings":
                 page = SettingsPage(context)
                 page.saved.connect(self._settings_saved)

@@ -1,16 +1,27 @@
-"""Settings: the shop's name, country, currency and language, and where backups are kept."""
+"""Settings: the shop's name, country, currency and language, email accounts, custom fields and
+tags, and where backups are kept."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from smbcrm.core.i18n import _
 from smbcrm.core.paths import backups_dir
 from smbcrm.services.settings import ShopProfile, save_settings, shop_profile
 
 from smbcrm.ui.context import ShopContext
+from smbcrm.ui.settings.accounts_section import EmailAccountsSection
 from smbcrm.ui.settings.fields_section import FieldsAndTags
 from smbcrm.ui.shop_form import ShopForm
 from smbcrm.ui.title_page import heading
@@ -48,14 +59,25 @@ class SettingsPage(QWidget):
         backup_layout.addLayout(backup_row)
 
         self.fields_and_tags = FieldsAndTags(context)
+        self.email_accounts = EmailAccountsSection(context)
 
-        layout = QVBoxLayout(self)
+        # The sections outgrow a small screen: they scroll, the window keeps its size.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(self.title_label)
         layout.addWidget(self.shop_group)
+        layout.addWidget(self.email_accounts)
         layout.addWidget(self.fields_and_tags)
         layout.addWidget(self.backup_group)
         layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self.show_profile(context.profile)
         self.retranslate()
 
@@ -73,6 +95,7 @@ class SettingsPage(QWidget):
         )
         self.open_backups_button.setText(_("&Open the backups folder"))
         self.fields_and_tags.retranslate()
+        self.email_accounts.retranslate()
 
     def show_profile(self, profile: ShopProfile) -> None:
         self.form.set_values(
@@ -85,6 +108,7 @@ class SettingsPage(QWidget):
     def refresh(self) -> None:
         self.show_profile(self.context.profile)
         self.fields_and_tags.refresh()
+        self.email_accounts.refresh()
 
     def save(self) -> None:
         values = self.form.values()

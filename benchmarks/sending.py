@@ -1,0 +1,120 @@
+"""Campaign figures against aiosmtpd on 127.0.0.1; prints one JSON object last.
+
+    .venv/bin/python benchmarks/sending.py [--recipients 10000] [--messages 5000]
+
+render_check_10k_s: check_campaign over 10,000 recipients of a demo shop with the ready-made
+"we miss you" template (merge fields, last purchase, three recommendations each).
+send_5k_msgs_per_s: send_campaign of 5,000 messages through the outbox, no rate limit.
+bare_smtplib_msgs_per_s: smtplib send_message of a prepared message over one reused
+connection to the same server in the same run (best of alternating rounds); send_ratio: the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import smtplib
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from smbcrm.core.i18n import set_language  # noqa: E402
+from smbcrm.services import campaigns  # noqa: E402
+from smbcrm.services.demo import create_demo_shop  # noqa: E402
+from smbcrm.services.email_accounts import AccountForm, save_account  # noqa: E402
+from smbcrm.services.mail_templates import add_ready_templates, find_template  # noqa: E402
+from smbcrm.services.shop import open_shop  # noqa: E402
+from tests.mailserver import MailServer  # noqa: E402
+
+
+class NoPasswords:
+    def get(self, account: str) -> None:
+        return None
+
+    def set(self, account: str, password: str) -> None: ...
+
+    def delete(self, account: str) -> None: ...
+
+
+def bare_loop(port: int, count: int, message: EmailMessage) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for n in range(count):
+            smtp.send_message(message, "tienda@example.com", [f"bare{n}@example.com"])
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    set_language("es")
+    folder = Path(tempfile.mkdtemp(prefix="smbcrm-sending-"))
+    db = open_shop(folder / "shop.db")
+    create_demo_shop(db, args.recipients, seed=3)
+    with db.atomic():
+        # Everyone reachable, so the check renders every recipient.
+        db.execute_sql(
+            "UPDATE customer SET email_consent = 'granted', "
+            "email = COALESCE(email, 'c' || id || '@example.com')"
+        )
+    add_ready_templates(db, "es")
+    template = find_template(db, "Te extrañamos")
+    figures: dict[str, float] = {}
+    with MailServer() as server:
+        account = save_account(
+            db,
+            AccountForm(name="Local", host="127.0.0.1", port=server.port, security="none",
+                        from_address="tienda@example.com"),
+        )  # fmt: skip
+        check_campaign = campaigns.create_campaign(
+            db, "Check", template_id=template.id, account_id=account.id, audience="all"
+        )
+        started = time.perf_counter()
+        check = campaigns.check_campaign(db, check_campaign.id)
+        figures["render_check_10k_s"] = round(
+            (time.perf_counter() - started) * 10_000 / max(check.total, 1), 2
+        )
+        figures["checked_recipients"] = check.total
+
+        ids = [
+            row[0] for row in db.execute_sql("SELECT id FROM customer LIMIT ?", (args.messages,))
+        ]
+        message = EmailMessage()
+        message["Subject"] = "Hola"
+        message["From"] = "tienda@example.com"
+        message.set_content("Hola, " * 200)
+        bare, ours = [], []
+        for round_number in range(args.rounds):
+            bare.append(bare_loop(server.port, args.messages, message))
+            name = f"Send {round_number}"
+            sending = campaigns.create_campaign(
+                db, name, template_id=template.id, account_id=account.id,
+                audience="customers:" + ",".join(map(str, ids)),
+            )  # fmt: skip
+            campaigns.queue_campaign(db, campaigns.check_campaign(db, sending.id))
+            # The weekly cap would stop the second round: this measures speed, not the cap.
+            db.execute_sql("UPDATE setting SET value = '0' WHERE key = 'marketing_emails_per_week'")
+            db.execute_sql(
+                "INSERT OR REPLACE INTO setting (key, value) VALUES ('marketing_emails_per_week', '0')"
+            )
+            started = time.perf_counter()
+            outcome = campaigns.send_campaign(db, sending.id, passwords=NoPasswords(), max_wait=0)
+            elapsed = time.perf_counter() - started
+            assert outcome.state == "finished", outcome
+            ours.append(outcome.counts["sent"] / elapsed)
+        figures["send_5k_msgs_per_s"] = round(max(ours))
+        figures["bare_smtplib_msgs_per_s"] = round(max(bare))
+        figures["send_ratio"] = round(max(ours) / max(bare), 2)
+    db.close_for_good()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Messages page: templates, campaigns and their sending."""

@@ -1,0 +1,339 @@
+"""Messages > Campaigns: create, check, send, pause, resume and cancel; live progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from smbcrm.core.dates import to_local, utc_now
+from smbcrm.core.i18n import _, ngettext
+from smbcrm.services import campaigns
+from smbcrm.services.email_accounts import account as load_account
+
+from smbcrm.ui.context import ShopContext
+from smbcrm.ui.messages.campaign_dialogs import CheckDialog, NewCampaignDialog
+from smbcrm.ui.messages.passwords import ask_password_if_needed, password_store
+from smbcrm.ui.tasks import Task, show_error
+
+COLUMNS = (
+    lambda: _("Campaign"),
+    lambda: _("Who gets it"),
+    lambda: _("State"),
+    lambda: _("Sent"),
+    lambda: _("Not delivered"),
+    lambda: _("Waiting"),
+    lambda: _("Notes"),
+)
+MAX_TIMER_MS = 24 * 3600 * 1000
+
+
+class _Progress(QObject):
+    """Carries the sender's progress from its worker thread to the window."""
+
+    changed = Signal(int, int, str)
+
+
+class CampaignsTab(QWidget):
+    def __init__(self, context: ShopContext, parent=None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.sending: dict[int, Task] = {}
+        self.timers: dict[int, QTimer] = {}
+        self.new_button = QPushButton()
+        self.send_button = QPushButton()
+        self.pause_button = QPushButton()
+        self.resume_button = QPushButton()
+        self.cancel_button = QPushButton()
+        self.uncertain_button = QPushButton()
+        self.new_button.clicked.connect(self.new_campaign)
+        self.send_button.clicked.connect(self.check_and_send)
+        self.pause_button.clicked.connect(self.pause)
+        self.resume_button.clicked.connect(self.resume)
+        self.cancel_button.clicked.connect(self.cancel_campaign)
+        self.uncertain_button.clicked.connect(self.decide_uncertain)
+        QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_campaign)
+        buttons = QHBoxLayout()
+        for button in (self.new_button, self.send_button, self.pause_button,
+                       self.resume_button, self.cancel_button, self.uncertain_button):  # fmt: skip
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setVisible(False)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        self.progress = _Progress(self)
+        self.progress.changed.connect(self._progress)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.new_button.setText(_("&New campaign…"))
+        self.send_button.setText(_("Check and s&end…"))
+        self.pause_button.setText(_("&Pause"))
+        self.resume_button.setText(_("&Resume"))
+        self.cancel_button.setText(_("Cancel campai&gn"))
+        self.uncertain_button.setText(_("&Uncertain messages…"))
+        self.table.setHorizontalHeaderLabels([title() for title in COLUMNS])
+
+    # ---- the list ------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        keep = self.selected_id()
+        found = campaigns.list_campaigns(self.context.db)
+        self.table.setRowCount(len(found))
+        for row, info in enumerate(found):
+            state = info.state_text
+            if info.id in self.sending:
+                state = _("Sending now")
+            cells = (
+                info.name, campaigns.audience_label(info.audience), state,
+                str(info.counts.get("sent", 0)), str(info.counts.get("failed", 0)),
+                str(info.remaining), self._notes(info),
+            )  # fmt: skip
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, info)
+                self.table.setItem(row, column, item)
+            if info.id == keep:
+                self.table.selectRow(row)
+        self.table.resizeColumnsToContents()
+        if self.selected_id() is None and found:
+            self.table.selectRow(0)
+        self._update_buttons()
+
+    def _notes(self, info: campaigns.CampaignInfo) -> str:
+        notes = []
+        if info.pause_reason:
+            notes.append(info.pause_reason)
+        if info.counts.get("uncertain"):
+            notes.append(
+                ngettext(
+                    "{count} may or may not have arrived",
+                    "{count} may or may not have arrived",
+                    info.counts["uncertain"],
+                ).format(count=info.counts["uncertain"])
+            )
+        if info.counts.get("suppressed"):
+            notes.append(
+                ngettext("{count} left out", "{count} left out", info.counts["suppressed"]).format(
+                    count=info.counts["suppressed"]
+                )
+            )
+        return " · ".join(notes)
+
+    def selected(self) -> campaigns.CampaignInfo | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def selected_id(self) -> int | None:
+        info = self.selected()
+        return info.id if info else None
+
+    def _update_buttons(self) -> None:
+        info = self.selected()
+        running = info is not None and info.id in self.sending
+        state = info.state if info else ""
+        self.send_button.setEnabled(info is not None and state == "draft")
+        self.pause_button.setEnabled(running or state == "queued")
+        self.resume_button.setEnabled(not running and state in ("paused", "queued"))
+        self.cancel_button.setEnabled(not running and state in ("draft", "queued", "paused"))
+        self.uncertain_button.setEnabled(
+            not running and info is not None and info.counts.get("uncertain", 0) > 0
+        )
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def new_campaign(self) -> None:
+        dialog = NewCampaignDialog(self.context, self)
+        if dialog.exec() and dialog.created is not None:
+            self.refresh()
+            self._select(dialog.created.id)
+
+    def _select(self, campaign_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole).id == campaign_id:
+                self.table.selectRow(row)
+
+    def check_and_send(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        db = self.context.db
+
+        def checked(check: campaigns.CampaignCheck) -> None:
+            dialog = CheckDialog(check, info.name, self)
+            if not dialog.exec():
+                return
+            campaigns.queue_campaign(db, check)
+            self.refresh()
+            self.start_sending(info.id)
+
+        self.context.runner.run(
+            lambda progress, cancel: campaigns.check_campaign(db, info.id, progress, cancel),
+            parent=self,
+            title=_("Checking every message…"),
+            on_success=checked,
+        )
+
+    def start_sending(self, campaign_id: int) -> None:
+        if campaign_id in self.sending:
+            return
+        info = campaigns.campaign(self.context.db, campaign_id)
+        if info.account_id is None:
+            QMessageBox.warning(self, _("Messages"), _("Choose an email account first."))
+            return
+        if not ask_password_if_needed(self, load_account(self.context.db, info.account_id)):
+            return
+        db, store, signal = self.context.db, password_store(), self.progress.changed
+
+        def work(progress, cancel) -> campaigns.SendOutcome:
+            return campaigns.send_campaign(
+                db,
+                campaign_id,
+                passwords=store,
+                progress=lambda done, total, text: signal.emit(done, total, text),
+                cancel=cancel,
+            )
+
+        task = self.context.runner.run(
+            work,
+            parent=self,
+            on_success=lambda outcome: self._sent(campaign_id, outcome),
+            on_failure=lambda error: self._send_failed(campaign_id, error),
+            show_progress=False,
+        )
+        self.sending[campaign_id] = task
+        self.progress_bar.setVisible(True)
+        self.progress_bar.setRange(0, 0)
+        self.status_label.setText(_("Sending “{name}”…").format(name=info.name))
+        self.refresh()
+
+    def _progress(self, done: int, total: int, text: str) -> None:
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(min(done, total))
+        self.status_label.setText(text)
+
+    def _sent(self, campaign_id: int, outcome: campaigns.SendOutcome) -> None:
+        self.sending.pop(campaign_id, None)
+        self.progress_bar.setVisible(bool(self.sending))
+        self.status_label.setText(outcome.message)
+        if outcome.resume_at is not None:
+            self._resume_later(campaign_id, outcome.resume_at)
+        self.refresh()
+
+    def _send_failed(self, campaign_id: int, error: BaseException) -> None:
+        self.sending.pop(campaign_id, None)
+        self.progress_bar.setVisible(bool(self.sending))
+        self.status_label.setText("")
+        show_error(self, error)
+        self.refresh()
+
+    def _resume_later(self, campaign_id: int, moment: datetime) -> None:
+        """The account's limit or a retry: go on by itself at that time while the window is open."""
+        delay = int((moment - utc_now()).total_seconds() * 1000) + 1000
+        if delay > MAX_TIMER_MS:
+            return
+        timer = self.timers.pop(campaign_id, None) or QTimer(self)
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: self.start_sending(campaign_id))
+        timer.start(max(delay, 1000))
+        self.timers[campaign_id] = timer
+        self.status_label.setText(
+            self.status_label.text()
+            + " "
+            + _("Sending goes on by itself at {time}.").format(
+                time=to_local(moment).strftime("%H:%M")
+            )
+        )
+
+    def pause(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        campaigns.pause_campaign(self.context.db, info.id, _("Paused by you."))
+        task = self.sending.get(info.id)
+        if task is not None:
+            task.cancel()
+        timer = self.timers.pop(info.id, None)
+        if timer is not None:
+            timer.stop()
+        self.refresh()
+
+    def resume(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        campaigns.resume_campaign(self.context.db, info.id)
+        self.start_sending(info.id)
+
+    def cancel_campaign(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            _("Cancel campaign"),
+            _(
+                "Cancel “{name}” for good? Messages already sent stay sent; the others are dropped."
+            ).format(name=info.name),
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        if info.state == "draft":
+            campaigns.delete_campaign(self.context.db, info.id)
+        else:
+            campaigns.cancel_campaign(self.context.db, info.id)
+        self.refresh()
+
+    def decide_uncertain(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        count = info.counts.get("uncertain", 0)
+        box = QMessageBox(self)
+        box.setWindowTitle(_("Uncertain messages"))
+        box.setText(
+            ngettext(
+                "{count} message was being sent when smbcrm or the connection stopped. It may "
+                "have arrived. Send it again (the customer may get it twice), or leave it?",
+                "{count} messages were being sent when smbcrm or the connection stopped. They "
+                "may have arrived. Send them again (some customers may get them twice), or "
+                "leave them?",
+                count,
+            ).format(count=count)
+        )
+        resend = box.addButton(_("Send &again"), QMessageBox.ButtonRole.AcceptRole)
+        leave = box.addButton(_("&Leave them"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is resend:
+            campaigns.resolve_uncertain(self.context.db, info.id, resend=True)
+            self.start_sending(info.id)
+        elif box.clickedButton() is leave:
+            campaigns.resolve_uncertain(self.context.db, info.id, resend=False)
+        self.refresh()
