@@ -24,10 +24,17 @@ from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
+from jinja2 import (
+    ChainableUndefined,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+    pass_environment,
+    pass_eval_context,
+)
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.exceptions import SecurityError, TemplateAssertionError, TemplateRuntimeError
-from jinja2.filters import do_center, do_indent, do_join, do_replace
+from jinja2.filters import do_center, do_indent, do_join, do_replace, do_wordwrap
 from jinja2.runtime import Macro, Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
@@ -141,8 +148,13 @@ def _max_chars() -> int:
     return state.max_chars if state is not None else 2_000_000
 
 
+def _max_length(value: Any) -> int:
+    """How long a value may be: text up to the output cap, lists as long as a loop may run."""
+    return _max_chars() if isinstance(value, str) else MAX_LOOP_ITERATIONS
+
+
 def _check_size(value: Any) -> Any:
-    if isinstance(value, (str, list, tuple, dict)) and len(value) > _max_chars():
+    if isinstance(value, (str, list, tuple, dict)) and len(value) > _max_length(value):
         raise _TooBig
     return value
 
@@ -184,13 +196,16 @@ def _finalize(value: Any) -> Any:
     """Every ``{{ … }}`` passes here: None prints as nothing, and the output is counted."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        state = _current.get()
-        if state is not None:
-            length = len(value)
-            state.chars += length
-            if state.chars > state.work_limit or length > state.max_chars:
-                raise _TooBig
+    if not isinstance(value, str):
+        if not isinstance(value, (list, tuple, dict, set, frozenset)):
+            return value
+        value = str(value)  # what printing it makes anyway; count it like any text
+    state = _current.get()
+    if state is not None:
+        length = len(value)
+        state.chars += length
+        if state.chars > state.work_limit or length > state.max_chars:
+            raise _TooBig
     return value
 
 
@@ -285,6 +300,19 @@ def _checked_join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: A
     return _check_size(do_join(eval_ctx, items, d, attribute))
 
 
+MAX_WRAP_CHARS = 20_000
+
+
+@pass_environment
+def _checked_wordwrap(
+    environment: Any, value: str, width: int = 79, *args: Any, **kwargs: Any
+) -> str:
+    # textwrap slows down sharply on long text with narrow widths; mail paragraphs are short.
+    if len(str(value)) > MAX_WRAP_CHARS:
+        raise _TooBig
+    return do_wordwrap(environment, value, width, *args, **kwargs)
+
+
 def format_date(value: Any, pattern: str = "%d/%m/%Y") -> str:
     """``{{ birthday | date }}`` -> 22/11/2026; other patterns as strftime."""
     if isinstance(value, (date, datetime)):
@@ -332,6 +360,7 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
             indent=_checked_indent,
             replace=_checked_replace,
             join=_checked_join,
+            wordwrap=_checked_wordwrap,
             date=format_date,
         )
         # Checks inserted by _parse; filters compile to direct calls (cheaper than sandbox calls).
@@ -404,7 +433,7 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
                 if (
                     isinstance(sequence, (str, list, tuple))
                     and isinstance(times, int)
-                    and len(sequence) * times > _max_chars()
+                    and len(sequence) * times > _max_length(sequence)
                 ):
                     raise _TooBig
             if (
@@ -427,7 +456,7 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
             operator == "+"
             and isinstance(left, (str, list, tuple))
             and isinstance(right, (str, list, tuple))
-            and len(left) + len(right) > _max_chars()
+            and len(left) + len(right) > _max_length(left)
         ):
             raise _TooBig
         return _check_size(super().call_binop(context, operator, left, right))
