@@ -371,6 +371,10 @@ class _MailEnvironment(ImmutableSandboxedEnvironment):
     # Rewrite the parsed template so loops, ``~`` and filters go through the checks above.
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
+        for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+            # A mail template stands alone: there are no other templates to reach.
+            tag = {nodes.Extends: "extends", nodes.Include: "include"}.get(type(node), "import")
+            raise TemplateSyntaxError(f"smbcrm: no other templates '{tag}'", node.lineno)
         for output in tree.find_all(nodes.Output):  # {{ None }} prints nothing, like a None value
             output.nodes = [
                 nodes.Const("") if isinstance(n, nodes.Const) and n.value is None else n
@@ -685,6 +689,10 @@ _SYNTAX_MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], 
     (
         re.compile(r"Encountered unknown tag '(\w+)'"),
         lambda m: _("“{tag}” is not something templates know.").format(tag=_block(m.group(1))[0]),
+    ),
+    (
+        re.compile(r"smbcrm: no other templates '(\w+)'"),
+        lambda m: _("a mail template cannot use “{tag}”: write everything in this template.").format(tag=_block(m.group(1))[0]),
     ),
     (re.compile(r"No filter named '([^']+)'"), lambda m: _("there is no filter called “{name}”.").format(name=m.group(1))),
     (re.compile(r"No test named '([^']+)'"), lambda m: _("there is no test called “{name}”.").format(name=m.group(1))),

@@ -110,6 +110,18 @@ def test_fields_used():
         ("{{ x | nope }}", "Line 1: there is no filter called “nope”."),
         ("{% endfor %}", "Line 1: “{% endfor %}” closes a “{% for %}” that was never opened."),
         ("{# note", "Line 1: a “{#” is not closed with “#}”."),
+        (
+            'x\n{% include "other.html" %}',
+            "Line 2: a mail template cannot use “{% include %}”: write everything in this template.",
+        ),
+        (
+            '{% extends "base.html" %}',
+            "Line 1: a mail template cannot use “{% extends %}”: write everything in this template.",
+        ),
+        (
+            '{% from "m" import x %}',
+            "Line 1: a mail template cannot use “{% import %}”: write everything in this template.",
+        ),
     ],
 )
 def test_syntax_errors_say_what_and_where(source, message):
