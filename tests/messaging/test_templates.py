@@ -284,3 +284,22 @@ def test_html_to_text():
 def test_html_to_text_of_plain_words():
     assert html_to_text("Solo texto") == "Solo texto\n"
     assert html_to_text("") == "\n"
+
+
+def test_html_to_text_of_awkward_html():
+    html = (
+        '<!DOCTYPE html><!-- a note --><p class="x > y">Precio: 5 < 7 &lt; 9</p>'
+        "<table><tr><td>Café</td><td>$12.000</td></tr><tr><td>Té</td><td>$9.000</td></tr></table>"
+        '<p><img src="logo.png" alt="Tienda Rosa"/><br/>Calle 10 &#35; 4-20</p>'
+        "<ol><li>uno<ul><li>dos</li></ul></li></ol>"
+        '<a href="https://tienda.test">https://tienda.test</a> <a href="#top">arriba</a>'
+        "<p>sin cerrar"
+    )
+    assert html_to_text(html) == (
+        "Precio: 5 < 7 < 9\n\n"
+        "Café $12.000\nTé $9.000\n\n"
+        "Tienda Rosa\nCalle 10 # 4-20\n\n"
+        "- uno\n- dos\n\n"
+        "https://tienda.test arriba\n\n"
+        "sin cerrar\n"
+    )
