@@ -283,3 +283,9 @@ def test_explanations_are_translated(mail_server_factory):
     with pytest.raises(SendFailure) as caught:
         SmtpSession(SmtpServer("127.0.0.1", server.port, "starttls"), None).open()
     assert "no ofrece STARTTLS" in caught.value.explanation
+
+
+def test_international_domain_goes_out_in_ascii(mail_server):
+    with SmtpSession(plain(mail_server), None) as session:
+        session.send(message("ana@niñez.co"), SENDER.address, "ana@niñez.co")
+    assert mail_server.recipients() == ["ana@xn--niez-hqa.co"]
