@@ -303,3 +303,17 @@ def test_html_to_text_of_awkward_html():
         "https://tienda.test arriba\n\n"
         "sin cerrar\n"
     )
+
+
+def test_renders_in_two_threads_keep_their_own_missing_fields():
+    from concurrent.futures import ThreadPoolExecutor
+
+    template = MailTemplate("Hola", "{% for i in range(50) %}{{ a }}{{ b }}{% endfor %}")
+
+    def work(index):
+        context = {"a": "x"} if index % 2 else {"b": "y"}
+        return index, template.render(context).missing
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(200)))
+    assert all(missing == (("b",) if index % 2 else ("a",)) for index, missing in results)
