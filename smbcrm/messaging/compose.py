@@ -61,12 +61,41 @@ def _address(label: str, display_name: str, address: str) -> Address:
         raise HeaderInjectionError(
             _("The {field} “{value}” is not an email address.").format(field=label, value=address)
         )
+    if not domain.isascii():
+        try:  # niñez.co -> xn--nie-8ma.co: the form every server understands
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise HeaderInjectionError(
+                _("The {field} “{value}” is not an email address.").format(
+                    field=label, value=address
+                )
+            ) from None
+    if not local.isascii():
+        # Needs SMTPUTF8 end to end, which few shop accounts offer: refuse it plainly.
+        raise HeaderInjectionError(
+            _(
+                "The {field} “{value}” has accents or other letters outside the basic alphabet "
+                "before the @; most mail servers cannot deliver to it."
+            ).format(field=label, value=address)
+        )
     try:
         return Address(display_name=display_name.strip(), username=local, domain=domain)
     except (ValueError, IndexError) as error:
         raise HeaderInjectionError(
             _("The {field} “{value}” is not an email address.").format(field=label, value=address)
         ) from error
+
+
+def ascii_address(address: str) -> str:
+    """The address with an international domain in its ASCII form (ana@niñez.co ->
+    ana@xn--niez-hqa.co), as the envelope and the headers carry it; unchanged otherwise."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or domain.isascii():
+        return address.strip()
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address.strip()
 
 
 def default_unsubscribe_line(address: str) -> str:

@@ -24,7 +24,7 @@ from typing import Literal
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
-from smbcrm.messaging.compose import Sender, compose_message
+from smbcrm.messaging.compose import Sender, ascii_address, compose_message
 from smbcrm.messaging.templates import RenderedMail, escape_html
 
 Security = Literal["starttls", "tls", "none"]
@@ -459,6 +459,7 @@ class SmtpSession:
         """Send message to one recipient; returns the server's reply to the data
         (e.g. "250 2.0.0 Ok: queued as 123"). Raises SendFailure."""
         data = self._flatten(message)
+        sender, recipient = ascii_address(sender), ascii_address(recipient)
         options: tuple[str, ...] = ()
         if not (sender.isascii() and recipient.isascii()):
             options = ("SMTPUTF8", "BODY=8BITMIME")

@@ -152,3 +152,16 @@ def test_long_subject_is_folded_and_decodes_back():
     assert max(len(line) for line in raw.split(b"\n")) <= 998
     header = email.message_from_bytes(raw)["Subject"]
     assert str(make_header(decode_header(header))) == subject.strip()
+
+
+def test_international_domain_is_encoded_and_accented_local_part_refused():
+    message, _ = compose_message(
+        sender=SENDER, to_name="Ana", to_address="ana@niñez.co", rendered=rendered(),
+        message_id_domain="tienda.test",
+    )  # fmt: skip
+    assert parse(message)["To"].addresses[0].addr_spec == "ana@xn--niez-hqa.co"
+    with pytest.raises(HeaderInjectionError, match="outside the basic alphabet"):
+        compose_message(
+            sender=SENDER, to_name="José", to_address="josé@example.test", rendered=rendered(),
+            message_id_domain="tienda.test",
+        )  # fmt: skip

@@ -110,6 +110,18 @@ def test_fields_used():
         ("{{ x | nope }}", "Line 1: there is no filter called “nope”."),
         ("{% endfor %}", "Line 1: “{% endfor %}” closes a “{% for %}” that was never opened."),
         ("{# note", "Line 1: a “{#” is not closed with “#}”."),
+        (
+            'x\n{% include "other.html" %}',
+            "Line 2: a mail template cannot use “{% include %}”: write everything in this template.",
+        ),
+        (
+            '{% extends "base.html" %}',
+            "Line 1: a mail template cannot use “{% extends %}”: write everything in this template.",
+        ),
+        (
+            '{% from "m" import x %}',
+            "Line 1: a mail template cannot use “{% import %}”: write everything in this template.",
+        ),
     ],
 )
 def test_syntax_errors_say_what_and_where(source, message):
@@ -192,6 +204,9 @@ def test_sandbox_refuses_attribute_escapes(payload):
         "{% set s %}{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}{% endset %}{{ s|length }}",
         "{% set s %}{% for i in range(90000) %}" + "z" * 1000 + "{% endfor %}{% endset %}",
         "{{ 10 ** 100000000 }}",
+        "{% set l = range(99999) | list %}" + "{{ l * 20 }}" * 50,
+        "{{ ('<' * 1999999) | forceescape | forceescape }}",
+        "{{ ('x' * 1999999) | wordwrap(1) }}",
         "{% set a = 10 ** 1000 %}{{ a * a * a * a * a }}",
         "{% macro d(n) %}{% if n %}{{ d(n-1) }}{{ d(n-1) }}{% else %}{{ 'x' * 1000 }}{% endif %}{% endmacro %}{{ d(30) }}",
     ],
@@ -269,3 +284,36 @@ def test_html_to_text():
 def test_html_to_text_of_plain_words():
     assert html_to_text("Solo texto") == "Solo texto\n"
     assert html_to_text("") == "\n"
+
+
+def test_html_to_text_of_awkward_html():
+    html = (
+        '<!DOCTYPE html><!-- a note --><p class="x > y">Precio: 5 < 7 &lt; 9</p>'
+        "<table><tr><td>Café</td><td>$12.000</td></tr><tr><td>Té</td><td>$9.000</td></tr></table>"
+        '<p><img src="logo.png" alt="Tienda Rosa"/><br/>Calle 10 &#35; 4-20</p>'
+        "<ol><li>uno<ul><li>dos</li></ul></li></ol>"
+        '<a href="https://tienda.test">https://tienda.test</a> <a href="#top">arriba</a>'
+        "<p>sin cerrar"
+    )
+    assert html_to_text(html) == (
+        "Precio: 5 < 7 < 9\n\n"
+        "Café $12.000\nTé $9.000\n\n"
+        "Tienda Rosa\nCalle 10 # 4-20\n\n"
+        "- uno\n- dos\n\n"
+        "https://tienda.test arriba\n\n"
+        "sin cerrar\n"
+    )
+
+
+def test_renders_in_two_threads_keep_their_own_missing_fields():
+    from concurrent.futures import ThreadPoolExecutor
+
+    template = MailTemplate("Hola", "{% for i in range(50) %}{{ a }}{{ b }}{% endfor %}")
+
+    def work(index):
+        context = {"a": "x"} if index % 2 else {"b": "y"}
+        return index, template.render(context).missing
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(200)))
+    assert all(missing == (("b",) if index % 2 else ("a",)) for index, missing in results)

@@ -253,3 +253,39 @@ def test_default_context_verifies_hostnames():
     session = SmtpSession(SmtpServer("smtp.example.com", 587, "starttls"), None)
     context = session._ssl_context()
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_tls_against_a_plain_server_is_explained(mail_server):
+    with pytest.raises(SendFailure) as caught:
+        SmtpSession(SmtpServer("127.0.0.1", mail_server.port, "tls", timeout=5), None).open()
+    assert caught.value.kind is FailureKind.ACCOUNT
+    assert "Check that the port matches the security" in caught.value.explanation
+
+
+def test_send_test_message_explains_a_refusal(mail_server_factory):
+    server = mail_server_factory(
+        data_replies=lambda rcpt: (
+            554,
+            "5.7.60 SMTP; Client does not have permissions to send as this sender",
+        )
+    )
+    with pytest.raises(SendFailure) as caught:
+        send_test_message(plain(server), None, SENDER, "rosa@tienda.test")
+    assert caught.value.kind is FailureKind.ACCOUNT
+    assert "“From” address" in caught.value.explanation
+
+
+def test_explanations_are_translated(mail_server_factory):
+    from smbcrm.core.i18n import set_language
+
+    set_language("es")
+    server = mail_server_factory(tls="starttls", offer_starttls=False)
+    with pytest.raises(SendFailure) as caught:
+        SmtpSession(SmtpServer("127.0.0.1", server.port, "starttls"), None).open()
+    assert "no ofrece STARTTLS" in caught.value.explanation
+
+
+def test_international_domain_goes_out_in_ascii(mail_server):
+    with SmtpSession(plain(mail_server), None) as session:
+        session.send(message("ana@niñez.co"), SENDER.address, "ana@niñez.co")
+    assert mail_server.recipients() == ["ana@xn--niez-hqa.co"]
