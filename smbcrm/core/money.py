@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
@@ -36,6 +38,7 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-minor_digits(currency))
 
 
+@functools.lru_cache(maxsize=50_000)
 def format_money(minor: int, currency: str, locale: str) -> str:
     """E.g. 1250000 COP in es_CO -> '$12.500' and 1250050 -> '$12.500,50': shops write whole
     amounts without cents."""

@@ -366,7 +366,7 @@ def check_campaign(
         rendered = None
         if kind is None:
             try:
-                rendered = renderer.render(recipient)
+                rendered = renderer.render(recipient, with_text=False)
             except TemplateError as error:
                 kind, detail = "template_error", str(error)
         if kind is None and rendered is not None:

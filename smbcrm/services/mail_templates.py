@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -250,16 +251,19 @@ class RecipientRenderer:
         self._recommender: Recommender | None = None
         self._today = to_local(utc_now()).date()
 
-    def _recommend(self, customer_id: int):
+    def _recommend(self, customer_id: int, history: list | None):
         def recommended(count: int = 3) -> list[dict[str, Any]]:
-            if self._recommender is None:
-                self._recommender = shop_recommender(self.db)
             return [
                 {"name": r.name, "category": r.category, "price": r.price}
-                for r in self._recommender.for_customer(customer_id, count)
+                for r in self._recommender_now().for_customer(customer_id, count, history)
             ]
 
         return recommended
+
+    def _recommender_now(self) -> Recommender:
+        if self._recommender is None:
+            self._recommender = shop_recommender(self.db)
+        return self._recommender
 
     def recipients(self, customer_ids: Iterable[int]) -> Iterator[Recipient]:
         ids = list(customer_ids)
@@ -278,10 +282,15 @@ class RecipientRenderer:
                 )
             }
             custom = self._custom_values(chunk, marks)
+            histories = (
+                self._recommender_now().histories(chunk) if "recommended" in self.used else {}
+            )
             for customer_id in chunk:
                 row = rows.get(customer_id)
                 if row is not None:
-                    yield self._recipient(row, custom.get(customer_id, {}))
+                    yield self._recipient(
+                        row, custom.get(customer_id, {}), histories.get(customer_id)
+                    )
 
     def _custom_values(self, chunk: list[int], marks: str) -> dict[int, dict[str, str]]:
         if not self._custom_used:
@@ -296,7 +305,7 @@ class RecipientRenderer:
             values.setdefault(customer_id, {})[keys[field_id]] = value
         return values
 
-    def _recipient(self, row: tuple, custom: dict[str, str]) -> Recipient:
+    def _recipient(self, row: tuple, custom: dict[str, str], history: list | None) -> Recipient:
         (customer_id, first, last, email, phone, city, region, country, birthday, count, spent,
          last_at, consent, *extra) = row  # fmt: skip
         language = self.profile.language
@@ -313,11 +322,9 @@ class RecipientRenderer:
             "total_spent": spent,
             "shop_name": self.profile.shop_name,
         }
-        if birthday:
-            context["birthday"] = format_date(
-                date.fromisoformat(str(birthday)), "d MMMM", locale=language
-            )
-        if last_at:
+        if birthday and "birthday" in self.used:
+            context["birthday"] = _date_text(str(birthday), "d MMMM", language)
+        if last_at and "days_since_last_purchase" in self.used:
             moment = datetime.fromisoformat(str(last_at))
             context["days_since_last_purchase"] = (self._today - to_local(moment).date()).days
         position = 0
@@ -331,11 +338,11 @@ class RecipientRenderer:
         # Absent values are left out, so the template sees them as missing (and default() works).
         context = {key: value for key, value in context.items() if value not in (None, "")}
         if "recommended" in self.used:
-            context["recommended"] = self._recommend(customer_id)
+            context["recommended"] = self._recommend(customer_id, history)
         return Recipient(customer_id, display_name(first, last, email), email, consent, context)
 
-    def render(self, recipient: Recipient) -> RenderedMail:
-        return self.template.render(recipient.context)
+    def render(self, recipient: Recipient, *, with_text: bool = True) -> RenderedMail:
+        return self.template.render(recipient.context, with_text=with_text)
 
 
 def _money(value: Any, currency: str, locale: str) -> str:
@@ -345,10 +352,15 @@ def _money(value: Any, currency: str, locale: str) -> str:
         return ""
 
 
+@functools.lru_cache(maxsize=4096)
+def _date_text(iso_date: str, pattern: str, language: str) -> str:
+    return format_date(date.fromisoformat(iso_date[:10]), pattern, locale=language)
+
+
 def _last_purchase(data: str, language: str) -> dict[str, Any]:
     values = json.loads(data)
     moment = datetime.fromisoformat(values.pop("at"))
-    values["date"] = format_date(to_local(moment).date(), "long", locale=language)
+    values["date"] = _date_text(to_local(moment).date().isoformat(), "long", language)
     return {key: value for key, value in values.items() if value not in (None, "")}
 
 

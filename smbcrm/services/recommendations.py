@@ -71,6 +71,19 @@ class Recommender:
         }
         self._partners = self._bought_together()
         self._bestsellers, self._by_category = self._best_sellers()
+        # Category best sellers rank below any bought-together signal, above the shop's list.
+        floor = 1.0 / (BESTSELLERS + 1)
+        self._category_scores = {
+            category: {
+                product: floor * (BESTSELLERS - rank) / BESTSELLERS
+                for rank, product in enumerate(products)
+            }
+            for category, products in self._by_category.items()
+        }
+        self._shop_scores = {
+            product: floor * floor * (BESTSELLERS - rank) / BESTSELLERS
+            for rank, product in enumerate(self._bestsellers)
+        }
 
     def _bought_together(self) -> dict[int, list[tuple[int, int]]]:
         pairs: dict[int, Counter[int]] = defaultdict(Counter)
@@ -109,22 +122,30 @@ class Recommender:
                 by_category[category].append(product_id)
         return overall, by_category
 
-    def history(self, customer_id: int) -> list[tuple[int, str, int]]:
-        """(product id, last bought, times bought) for one customer."""
-        return self.db.execute_sql(
-            "SELECT l.product_id, MAX(p.purchased_at), COUNT(*) FROM purchase p "
-            "JOIN purchase_line l ON l.purchase_id = p.id "
-            "WHERE p.customer_id = ? AND l.product_id IS NOT NULL GROUP BY l.product_id",
-            (customer_id,),
-        ).fetchall()
+    def histories(self, customer_ids: list[int]) -> dict[int, list[tuple[int, str, int]]]:
+        """(product id, last bought, times bought) per customer, for many customers at once."""
+        found: dict[int, list[tuple[int, str, int]]] = {customer: [] for customer in customer_ids}
+        for start in range(0, len(customer_ids), 500):
+            chunk = customer_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for customer, product, last, times in self.db.execute_sql(
+                f"SELECT p.customer_id, l.product_id, MAX(p.purchased_at), COUNT(*) FROM purchase p "
+                f"JOIN purchase_line l ON l.purchase_id = p.id WHERE p.customer_id IN ({marks}) "
+                f"AND l.product_id IS NOT NULL GROUP BY p.customer_id, l.product_id",
+                chunk,
+            ):
+                found[customer].append((product, str(last), times))
+        return found
 
-    def for_customer(self, customer_id: int, count: int) -> list[Recommendation]:
+    def for_customer(
+        self, customer_id: int, count: int, history: list[tuple[int, str, int]] | None = None
+    ) -> list[Recommendation]:
         count = max(0, min(int(count), 20))
         if not count or not self._products:
             return []
-        bought = self.history(customer_id)
-        recent = {product for product, last, _times in bought if str(last) >= self._recent}
-        scores: Counter[int] = Counter()
+        bought = self.histories([customer_id])[customer_id] if history is None else history
+        recent = {product for product, last, _times in bought if last >= self._recent}
+        scores: Counter[int] = Counter(self._shop_scores)
         categories: Counter[int] = Counter()
         for product, _last, times in bought:
             for partner, together in self._partners.get(product, ()):
@@ -132,15 +153,9 @@ class Recommender:
             category = self._category_of.get(product)
             if category is not None:
                 categories[category] += times
-        # Category best sellers rank below any bought-together signal, above the shop's list.
-        floor = 1.0 / (BESTSELLERS + 1)
         for rank_of_category, (category, _n) in enumerate(categories.most_common(2)):
-            for rank, product in enumerate(self._by_category.get(category, ())):
-                scores[product] += (
-                    floor * (BESTSELLERS - rank) / BESTSELLERS / (1 + rank_of_category)
-                )
-        for rank, product in enumerate(self._bestsellers):
-            scores[product] += floor * floor * (BESTSELLERS - rank) / BESTSELLERS
+            for product, score in self._category_scores.get(category, {}).items():
+                scores[product] += score / (1 + rank_of_category)
         picks = [
             product
             for product, _score in sorted(scores.items(), key=lambda item: (-item[1], item[0]))
