@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
