@@ -7,11 +7,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.policy import compat32
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
@@ -134,11 +133,11 @@ def compose_message(
     # compat32 headers, encoded here: the modern header registry would parse and refold every
     # header again and costs about ten times as much per message.
     message = EmailMessage(policy=compat32)
-    message["From"] = formataddr((from_address.display_name, from_address.addr_spec), "utf-8")
-    message["To"] = formataddr((to.display_name, to.addr_spec), "utf-8")
+    message["From"] = _mailbox(from_address)
+    message["To"] = _mailbox(to)
     if sender.reply_to:
         message["Reply-To"] = _address(_("reply-to address"), "", sender.reply_to).addr_spec
-    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    message["Subject"] = _encoded_words(subject)
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = message_id
     text, html = rendered.text, rendered.html
@@ -155,12 +154,91 @@ def compose_message(
                 _("“{name}” cannot be the name of a mail header.").format(name=name[:40])
             )
         value = _clean(name, value)
-        message[name] = value if value.isascii() else Header(value, "utf-8")
+        message[name] = _encoded_words(value)
     message["MIME-Version"] = "1.0"
     message["Content-Type"] = "multipart/alternative"
     message.set_boundary(f"=_{uuid.uuid4().hex}")
     message.set_payload([_text_part(text, "plain"), _text_part(html, "html")])
     return message, message_id
+
+
+_SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]')
+_WORD_BYTES = 39  # 39 bytes -> 52 base64 characters: "Subject: " and one word fit in 78
+
+
+def _encoded_words(text: str) -> str:
+    """Header text in ASCII: as it is when it is ASCII, else RFC 2047 'B' encoded words."""
+    if text.isascii():
+        return text
+    words, chunk, size = [], [], 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > _WORD_BYTES:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += width
+    words.append("".join(chunk))
+    return " ".join(
+        f"=?utf-8?b?{base64.b64encode(word.encode('utf-8')).decode('ascii')}?=" for word in words
+    )
+
+
+def _mailbox(address: Address) -> str:
+    name = address.display_name
+    if not name:
+        return address.addr_spec
+    if not name.isascii():
+        name = _encoded_words(name)
+    elif _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.addr_spec}>"
+
+
+def _folded(name: str, value: str) -> str:
+    """One header line, folded before a space where it passes 78 characters."""
+    line = f"{name}: {value}"
+    if len(line) <= 78:
+        return line
+    first, *words = value.split(" ")
+    out, current = [], f"{name}: {first}"  # never fold right after the name
+    for word in words:
+        if len(current) + 1 + len(word) > 78:
+            out.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def message_bytes(message: Message) -> bytes | None:
+    """The wire form of a message built by compose_message, written directly (the email
+    package's generator re-encodes every header and costs most of a send); None for any other
+    message, which the caller then flattens the usual way."""
+    if message.policy is not compat32 or not message.is_multipart():
+        return None
+    boundary = message.get_boundary()
+    parts = message.get_payload()
+    lines = []
+    for name, value in message.items():
+        if not isinstance(value, str) or not value.isascii() or _CONTROL.search(value):
+            return None
+        if name == "Content-Type":
+            value = f'{value}; boundary="{boundary}"' if "boundary" not in value else value
+        lines.append(_folded(name, value))
+    body = []
+    for part in parts:
+        payload = part.get_payload()
+        if part.is_multipart() or not isinstance(payload, str) or not payload.isascii():
+            return None
+        headers = [f"{name}: {value}" for name, value in part.items()]
+        if not all(isinstance(v, str) and v.isascii() for v in part.values()):
+            return None
+        body.append(f"--{boundary}\r\n" + "\r\n".join(headers) + "\r\n\r\n"
+                    + payload.replace("\r\n", "\n").replace("\n", "\r\n"))  # fmt: skip
+    text = "\r\n".join(lines) + "\r\n\r\n" + "".join(body) + f"--{boundary}--\r\n"
+    return text.encode("ascii")
 
 
 def _text_part(text: str, subtype: str) -> Message:

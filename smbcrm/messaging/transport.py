@@ -24,7 +24,7 @@ from typing import Literal
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
-from smbcrm.messaging.compose import Sender, ascii_address, compose_message
+from smbcrm.messaging.compose import Sender, ascii_address, compose_message, message_bytes
 from smbcrm.messaging.templates import RenderedMail, escape_html
 
 Security = Literal["starttls", "tls", "none"]
@@ -455,9 +455,9 @@ class SmtpSession:
                 smtp.quit()
             _quietly_close(smtp)
 
-    def send(self, message: EmailMessage | Message, sender: str, recipient: str) -> str:
-        """Send message to one recipient; returns the server's reply to the data
-        (e.g. "250 2.0.0 Ok: queued as 123"). Raises SendFailure."""
+    def send(self, message: EmailMessage | Message | bytes, sender: str, recipient: str) -> str:
+        """Send message (or its wire form, prepared ahead) to one recipient; returns the
+        server's reply to the data (e.g. "250 2.0.0 Ok: queued as 123"). Raises SendFailure."""
         data = self._flatten(message)
         sender, recipient = ascii_address(sender), ascii_address(recipient)
         options: tuple[str, ...] = ()
@@ -559,7 +559,12 @@ class SmtpSession:
         smtp, self._smtp = self._smtp, None
         _quietly_close(smtp)
 
-    def _flatten(self, message: EmailMessage | Message) -> bytes:
+    def _flatten(self, message: EmailMessage | Message | bytes) -> bytes:
+        if isinstance(message, bytes):
+            return message
+        direct = message_bytes(message)
+        if direct is not None:
+            return direct
         policy = self._policies.get(message.policy)
         if policy is None:
             policy = self._policies[message.policy] = message.policy.clone(linesep="\r\n")

@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from smbcrm.core.dates import to_local, utc_now
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import N_, _, ngettext
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
-from smbcrm.messaging.compose import HeaderInjectionError, compose_message
+from smbcrm.messaging.compose import HeaderInjectionError, compose_message, message_bytes
 from smbcrm.messaging.credentials import PasswordStore
 from smbcrm.messaging.templates import RenderedMail, TemplateError
 from smbcrm.messaging.transport import FailureKind, SendFailure, SmtpSession
@@ -732,6 +733,8 @@ class _Sender:
         self.marketing = bool(row.marketing)
         self.pending_sent: list[tuple[str, str, str, int]] = []
         self.session: SmtpSession | None = None
+        # One thread renders and composes ahead while the main one waits for the server.
+        self.composer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smbcrm-compose")
         start = counts(db, campaign_id)
         self.total = sum(start[state] for state in ("queued", "deferred", "sending"))
         self.done = 0
@@ -780,6 +783,7 @@ class _Sender:
                     self._flush_sent()
             if self.session is not None:
                 self.session.close()
+            self.composer.shutdown(wait=True, cancel_futures=True)
 
     def _state(self) -> str:
         row = Campaign.get_or_none(Campaign.id == self.campaign_id)
@@ -910,32 +914,61 @@ class _Sender:
         self.session = session
         return None
 
+    def _prepare(self, recipient: Recipient | None, recent: int) -> tuple[str, object, str]:
+        """What to do with one recipient, worked out ahead on the composing thread while the
+        previous message travels: ('erased' | 'blocked' | 'error' | 'ready', detail, id)."""
+        if recipient is None:
+            return "erased", _("The customer was erased."), ""
+        problem = self.gate.problem(recipient, recent)
+        if problem is not None:
+            return "blocked", _(PROBLEMS[problem]), ""
+        try:
+            rendered = self.renderer.render(recipient)
+            message, message_id = compose_message(
+                sender=self.account.sender,
+                to_name=recipient.name,
+                to_address=recipient.email or "",
+                rendered=rendered,
+                message_id_domain=self.domain,
+                unsubscribe_mailto=self.unsubscribe if self.marketing else None,
+            )
+        except (TemplateError, HeaderInjectionError) as error:
+            return "error", str(error), ""
+        return "ready", message_bytes(message) or message, message_id
+
     def _send_batch(self, claimed: list[tuple[int, int, int]]) -> SendOutcome | None:
         recipients = {
             r.customer_id: r for r in self.renderer.recipients([c for _i, c, _a in claimed if c])
         }
         recent = self.gate.recent_marketing(list(recipients))
+        prepared = [
+            self.composer.submit(
+                self._prepare, recipients.get(customer_id), recent.get(customer_id, 0)
+            )
+            for _row, customer_id, _attempts in claimed
+        ]
+        try:
+            return self._send_prepared(claimed, recipients, prepared)
+        finally:
+            for future in prepared:
+                future.cancel()
+
+    def _send_prepared(self, claimed, recipients, prepared) -> SendOutcome | None:
         for position, (row_id, customer_id, attempts) in enumerate(claimed):
             if self.cancel is not None and self.cancel.cancelled:
                 self._release(claimed[position:])
                 return self._outcome("stopped")
-            recipient = recipients.get(customer_id)
-            if recipient is None:
+            kind, detail, message_id = prepared[position].result()
+            if kind in ("erased", "blocked"):
                 with _quick(self.db):
-                    self._set(row_id, "suppressed", _("The customer was erased."))
+                    self._set(row_id, "suppressed", str(detail))
                 continue
-            problem = self.gate.problem(recipient, recent.get(customer_id, 0))
-            if problem is not None:
+            if kind == "error":
                 with _quick(self.db):
-                    self._set(row_id, "suppressed", _(PROBLEMS[problem]))
-                continue
-            try:
-                message, message_id = self._compose(recipient)
-            except (TemplateError, HeaderInjectionError) as error:
-                with _quick(self.db):
-                    self._set(row_id, "failed", str(error))
+                    self._set(row_id, "failed", str(detail))
                 self.failed += 1
                 continue
+            recipient = recipients[customer_id]
             if self.session is None:
                 stop = self._connect(claimed[position:])
                 if stop is not None:
@@ -945,7 +978,7 @@ class _Sender:
                 self._set(row_id, "sending", handed_over=1, email=recipient.email)
             try:
                 assert self.session is not None
-                reply = self.session.send(message, self.account.from_address, recipient.email)
+                reply = self.session.send(detail, self.account.from_address, recipient.email)
             except SendFailure as failure:
                 stop = self._failed(row_id, attempts, recipient, failure, claimed[position + 1 :])
                 if stop is not None:
@@ -958,17 +991,6 @@ class _Sender:
             if self.done % 10 == 0 or self.done == self.total:
                 self._report()
         return None
-
-    def _compose(self, recipient: Recipient):
-        rendered = self.renderer.render(recipient)
-        return compose_message(
-            sender=self.account.sender,
-            to_name=recipient.name,
-            to_address=recipient.email or "",
-            rendered=rendered,
-            message_id_domain=self.domain,
-            unsubscribe_mailto=self.unsubscribe if self.marketing else None,
-        )
 
     def _failed(
         self,

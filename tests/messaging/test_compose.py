@@ -165,3 +165,32 @@ def test_international_domain_is_encoded_and_accented_local_part_refused():
             sender=SENDER, to_name="José", to_address="josé@example.test", rendered=rendered(),
             message_id_domain="tienda.test",
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("Ana María Gómez", "¡Feliz cumpleaños, Ana María! Tenemos un detalle para ti " * 3),
+        ('Pérez, "el Mono"', "Plain subject"),
+        ("", "日本語の件名と絵文字 🎉 " * 4),
+    ],
+)
+def test_the_direct_wire_form_reads_back_like_the_email_package_output(name, subject):
+    from smbcrm.messaging.compose import message_bytes
+
+    message, _message_id = compose_message(
+        sender=SENDER, to_name=name, to_address="ana@example.test",
+        rendered=rendered(subject=subject, html="<p>Línea uno</p>\n.<p>punto</p>"),
+        message_id_domain="tienda.test", unsubscribe_mailto="rosa@tienda.test",
+    )  # fmt: skip
+    direct = message_bytes(message)
+    assert direct is not None
+    assert all(len(line) <= 998 for line in direct.split(b"\r\n"))
+    ours = email.message_from_bytes(direct, policy=default)
+    theirs = email.message_from_bytes(message.as_bytes(), policy=default)
+    for header in ("From", "To", "Subject", "Reply-To", "Message-ID", "List-Unsubscribe"):
+        assert str(ours[header]) == str(theirs[header])
+    assert str(ours["Subject"]) == subject
+    assert [p.get_content() for p in ours.iter_parts()] == [
+        p.get_content() for p in theirs.iter_parts()
+    ]
