@@ -59,12 +59,17 @@ def _undoable_imports(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v3.sql")
 
 
+def _segments(db: SqliteDatabase) -> None:
+    _run_script(db, "schema_v4.sql")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "first tables", _create_first_tables),
     Migration(
         2, "customer search, totals, custom fields, consent, merges", _customers_search_and_history
     ),
     Migration(3, "undoable imports, saved mappings", _undoable_imports),
+    Migration(4, "segments and static lists", _segments),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -44,7 +44,26 @@ SPECS = {
         SettingSpec("language", "es", N_("Language")),
         SettingSpec("welcome_done", False, N_("Welcome finished")),
         SettingSpec("is_demo", False, N_("Demo shop")),
+        # Segments (services.segments): the built-in segments and value tiers.
+        SettingSpec("segment_new_days", 30, N_("New: first purchase within (days)")),
+        SettingSpec("segment_active_days", 90, N_("Active: bought within (days)")),
+        SettingSpec("segment_lapsed_days", 180, N_("Lapsed: no purchase in (days)")),
+        SettingSpec("segment_top_percent", 10, N_("Top customers: best (percent)")),
+        # 12-month spend, in whole units of the shop's currency.
+        SettingSpec("tier_silver", 250_000, N_("Silver: 12-month spend from")),
+        SettingSpec("tier_gold", 500_000, N_("Gold: 12-month spend from")),
+        SettingSpec("tier_platinum", 1_000_000, N_("Platinum: 12-month spend from")),
     )
+}
+# Whole numbers, each with the range that makes sense for it.
+INTEGER_RANGES = {
+    "segment_new_days": (1, 3650),
+    "segment_active_days": (1, 3650),
+    "segment_lapsed_days": (1, 3650),
+    "segment_top_percent": (1, 100),
+    "tier_silver": (0, 10**12),
+    "tier_gold": (0, 10**12),
+    "tier_platinum": (0, 10**12),
 }
 
 
@@ -100,6 +119,18 @@ def _validate(key: str, value: Any) -> Any:
         raise UserError(_("smbcrm does not know the language “{code}”.").format(code=value))
     elif key in ("welcome_done", "is_demo"):
         value = bool(value)
+    elif key in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[key]
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not low <= value <= high:
+            raise UserError(
+                _("{setting} must be a whole number from {low} to {high}.").format(
+                    setting=_(SPECS[key].label), low=low, high=high
+                )
+            )
     return value
 
 
@@ -120,4 +151,5 @@ def save_settings(db: SqliteDatabase, **values: Any) -> None:
 
 
 def shop_profile(db: SqliteDatabase) -> ShopProfile:
-    return ShopProfile(**load_settings(db))
+    values = load_settings(db)
+    return ShopProfile(**{name: values[name] for name in ShopProfile.__dataclass_fields__})
