@@ -288,8 +288,8 @@ def _group(node: dict[str, Any], ctx: CompileContext, depth: int) -> Sql:
         ctx.path = outer
         parts.append(sql)
         params.extend(item_params)
-    if not parts:  # an empty group: "all of nothing" is everyone, "any of nothing" nobody
-        return ("1" if match == "all" else "0"), []
+    if not parts:  # an empty group: "all of" or "none of" nothing is everyone, "any of" nobody
+        return ("0" if match == "any" else "1"), []
     joined = (" AND " if match == "all" else " OR ").join(parts)
     if match == "none":
         joined = f"NOT ({joined})"

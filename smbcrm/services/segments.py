@@ -355,10 +355,12 @@ def segment_customer_ids(
     return [row[0] for row in db.execute_sql(f"{sql} ORDER BY c.id", params)]
 
 
-def list_segments(db: SqliteDatabase, *, clock: Clock | None = None) -> list[SegmentSummary]:
+def list_segments(
+    db: SqliteDatabase, *, clock: Clock | None = None, grid: RfmGrid | None = None
+) -> list[SegmentSummary]:
     """Every built-in and saved segment with its count now: built-ins first, then by name."""
     clock = clock or Clock()
-    counts = builtin_counts(db, clock=clock)
+    counts = builtin_counts(db, clock=clock, grid=grid)
     found = [
         SegmentSummary(None, b.key, _(b.name), counts[b.key], True, False, b.family,
                        builtin_description(db, b.key))
@@ -641,3 +643,56 @@ def tag_segment_members(
         if cancel is not None:
             cancel.raise_if_cancelled()
         return CustomerTag.select().where(CustomerTag.tag == tag).count() - before
+
+
+@dataclass(frozen=True)
+class SegmentsOverview:
+    """What the Segments page shows: every segment with its count, and the RFM grid."""
+
+    segments: tuple[SegmentSummary, ...]
+    grid: RfmGrid
+
+
+def segments_overview(db: SqliteDatabase, *, clock: Clock | None = None) -> SegmentsOverview:
+    grid = rfm_grid(db)
+    return SegmentsOverview(tuple(list_segments(db, clock=clock, grid=grid)), grid)
+
+
+@dataclass(frozen=True)
+class BuilderChoices:
+    """What the rule builder offers in its lists: (id or key, name) pairs."""
+
+    tags: tuple[tuple[int, str], ...]
+    products: tuple[tuple[int, str], ...]
+    categories: tuple[tuple[int, str], ...]
+    custom_fields: tuple[tuple[int, str], ...]
+    segments: tuple[tuple[str, str], ...]
+    cities: tuple[str, ...]
+
+
+def builder_choices(db: SqliteDatabase) -> BuilderChoices:
+    def pairs(sql: str) -> tuple[tuple[Any, str], ...]:
+        return tuple((row[0], row[1]) for row in db.execute_sql(sql))
+
+    return BuilderChoices(
+        tags=pairs("SELECT id, name FROM tag ORDER BY name COLLATE NOCASE"),
+        products=pairs("SELECT id, name FROM product ORDER BY name COLLATE NOCASE"),
+        categories=pairs("SELECT id, name FROM category ORDER BY name COLLATE NOCASE"),
+        custom_fields=pairs("SELECT id, name FROM custom_field ORDER BY position, name"),
+        segments=segment_choices(db),
+        cities=tuple(
+            row[0]
+            for row in db.execute_sql(
+                "SELECT city FROM customer WHERE city != '' GROUP BY city COLLATE NOCASE "
+                "ORDER BY COUNT(*) DESC LIMIT 200"
+            )
+        ),
+    )
+
+
+def segment_choices(db: SqliteDatabase) -> tuple[tuple[str, str], ...]:
+    """(key, name) of every segment, built-in first, without counting them (cheap)."""
+    saved = db.execute_sql("SELECT id, name FROM segment ORDER BY name COLLATE NOCASE")
+    return tuple((b.key, _(b.name)) for b in BUILTINS) + tuple(
+        (f"{SAVED_PREFIX}{row_id}", name) for row_id, name in saved
+    )
