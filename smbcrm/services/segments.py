@@ -471,7 +471,10 @@ def count_rule(
     key: str = "",
     cancel: CancelToken | None = None,
 ) -> RuleCount:
-    """How many customers a rule matches now, with a few of their names (the live count)."""
+    """How many customers a rule matches now, with a few of their names (the live count).
+    A cancelled count (the rule changed meanwhile) stops before its query."""
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     compiled = rule_where(db, rule, clock=clock, key=key)
     if cancel is not None:
         cancel.raise_if_cancelled()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QMessageBox, QSpinBox
 
 from smbcrm.core.dates import utc_now
 from smbcrm.models.tables import Customer, Segment, Tag
@@ -15,8 +15,9 @@ from smbcrm.services.customers import set_tags
 from smbcrm.services.segment_rules import CONDITION_TYPES
 from smbcrm.services.settings import save_settings
 from tests.conftest import make_purchase
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import answer_modal, wait_idle
 
+from smbcrm.ui.segments.members_dialog import StaticListDialog
 from smbcrm.ui.segments.rule_builder import ConditionRow, GroupBox, RuleBuilderDialog
 
 
@@ -143,3 +144,41 @@ def test_clicking_an_rfm_group_shows_its_customers_on_the_customers_page(open_wi
     qtbot.mouseClick(page.show_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: customers.model.rowCount() == 0)
     wait_idle(qtbot, window)
+
+
+def test_a_static_list_is_changed_by_hand(open_window, shop, qtbot):
+    people = seeded(shop)
+    list_id = sg.freeze_segment(shop, "active", "Compradores")
+    window = open_window(shop)
+    page = window.pages["segments"]
+    qtbot.waitUntil(lambda: page.overview is not None)
+    page.select(f"segment-{list_id}")
+    dialog = page.edit_current()
+    assert isinstance(dialog, StaticListDialog)
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1)
+    qtbot.keyClicks(dialog.add_edit, "Luis")
+    qtbot.keyClick(dialog.add_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.search_menu is not None)
+    dialog.search_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2)
+    assert sg.segment_customer_ids(shop, "Compradores") == [people["ana"], people["luis"]]
+    dialog.table.selectRow(0)
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1)
+    assert sg.segment_customer_ids(shop, "Compradores") == [people["luis"]]
+    dialog.close()
+    wait_idle(qtbot, window)
+
+
+def test_export_and_tag_a_segment_from_the_page(open_window, shop, qtbot, tmp_path):
+    seeded(shop)
+    window = open_window(shop)
+    page = window.pages["segments"]
+    qtbot.waitUntil(lambda: page.overview is not None)
+    target = tmp_path / "activos.csv"
+    answer_modal(QMessageBox, lambda box: box.accept())
+    page.export_to(target, "active")
+    qtbot.waitUntil(target.exists)
+    wait_idle(qtbot, window)
+    assert "Ana" in target.read_text(encoding="utf-8-sig")
+    assert sg.tag_segment_members(shop, "active", "Activa") == 1

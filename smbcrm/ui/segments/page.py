@@ -39,7 +39,8 @@ from smbcrm.services.customers import CustomerQuery
 from smbcrm.services.settings import SPECS, load_settings, save_settings, shop_profile
 
 from smbcrm.ui.context import ShopContext
-from smbcrm.ui.segments.rule_builder import MembersDialog, RuleBuilderDialog
+from smbcrm.ui.segments.members_dialog import StaticListDialog
+from smbcrm.ui.segments.rule_builder import RuleBuilderDialog
 from smbcrm.ui.title_page import heading
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
@@ -345,7 +346,7 @@ class SegmentsPage(QWidget):
         segment = self.current_segment()
         if segment is None:
             return
-        if segment.builtin or segment.static:
+        if segment.builtin:
             self.show_current()
         else:
             self.edit_current()
@@ -368,12 +369,15 @@ class SegmentsPage(QWidget):
     def new_segment(self) -> RuleBuilderDialog:
         return self._open_builder(None)
 
-    def edit_current(self) -> RuleBuilderDialog | None:
+    def edit_current(self) -> RuleBuilderDialog | StaticListDialog | None:
         segment = self.current_segment()
-        if segment is None or segment.builtin:
+        if segment is None or segment.builtin or segment.id is None:
             return None
         if segment.static:
-            return None
+            dialog = StaticListDialog(self.context, segment.id, segment.name, self)
+            dialog.changed.connect(lambda: self._after_change(segment.key))
+            dialog.show()
+            return dialog
         return self._open_builder(segment.id)
 
     def _open_builder(self, segment_id: int | None) -> RuleBuilderDialog:
@@ -488,18 +492,6 @@ class SegmentsPage(QWidget):
         dialog = BuiltinSettingsDialog(self.context, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self._after_change(self.current_key())
-
-    def members_dialog(self, key: str, name: str) -> MembersDialog:
-        dialog = MembersDialog(self.context, name, self)
-        db = self.context.db
-        self.context.runner.run(
-            lambda progress, cancel: sg.segment_customer_ids(db, key),
-            show_progress=False,
-            on_success=dialog.set_ids,
-            parent=dialog,
-        )
-        dialog.show()
-        return dialog
 
 
 class BuiltinSettingsDialog(QDialog):

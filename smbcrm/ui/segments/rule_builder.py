@@ -14,24 +14,21 @@ from typing import Any
 from babel.dates import get_month_names
 from babel.numbers import format_decimal
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QDialog,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -52,7 +49,7 @@ from smbcrm.services.segment_rules import (
 )
 
 from smbcrm.ui.context import ShopContext
-from smbcrm.ui.item_models.customer_list import CustomerListModel
+from smbcrm.ui.segments.members_dialog import MembersDialog
 from smbcrm.ui.title_page import heading
 
 COUNT_DELAY_MS = 150
@@ -356,6 +353,7 @@ class RuleBuilderDialog(QDialog):
         self.choices = sg.builder_choices(context.db)
         self.money_scale = 10 ** minor_digits(context.profile.currency)
         self._generation = 0
+        self._count_task = None
         self.last_count: sg.RuleCount | None = None
         stored = empty_rule()
         name = ""
@@ -446,7 +444,9 @@ class RuleBuilderDialog(QDialog):
             if generation == self._generation:
                 self._show_count(result)
 
-        self.context.runner.run(
+        if self._count_task is not None:
+            self._count_task.cancel()  # a count still waiting for a worker never starts
+        self._count_task = self.context.runner.run(
             lambda progress, cancel: sg.count_rule(db, rule, examples=EXAMPLES, key=key,
                                                    cancel=cancel),
             show_progress=False,
@@ -503,39 +503,4 @@ class RuleBuilderDialog(QDialog):
             show_progress=False,
             on_success=done,
             parent=self,
-        )
-
-
-class MembersDialog(QDialog):
-    """The customers of a segment (or of a rule being edited), a page of rows at a time."""
-
-    def __init__(self, context: ShopContext, title: str, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.resize(860, 520)
-        self.model = CustomerListModel(context, self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.count_label = QLabel(_("Counting…"))
-        close = QPushButton(_("Close"))
-        close.clicked.connect(self.accept)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.count_label, 1)
-        bottom.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading(title))
-        layout.addWidget(self.table, 1)
-        layout.addLayout(bottom)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self._locale = context.profile.locale
-
-    def set_ids(self, ids: list[int]) -> None:
-        self.model.set_ids(ids)
-        number = format_decimal(len(ids), locale=self._locale)
-        self.count_label.setText(
-            ngettext("{count} customer", "{count} customers", len(ids)).format(count=number)
         )
