@@ -294,8 +294,12 @@ def _where_of(db: SqliteDatabase, found: _Found, clock: Clock, seen: tuple[str, 
     if found.builtin:
         return _builtin_where(db, found.key, clock)
     if found.static:
+        # A member merged into another customer is on the list as that customer (two merges
+        # deep); undoing the merge puts them back as they were.
         return (
-            "c.id IN (SELECT customer_id FROM segment_member WHERE segment_id = ?)",
+            "c.id IN (SELECT COALESCE(m2.merged_into_id, m.merged_into_id, m.id) "
+            "FROM segment_member sm JOIN customer m ON m.id = sm.customer_id "
+            "LEFT JOIN customer m2 ON m2.id = m.merged_into_id WHERE sm.segment_id = ?)",
             [found.id],
         )
     compiled = _compile(db, found.rule or empty_rule(), clock, (*seen, found.key))

@@ -505,3 +505,40 @@ def test_the_segments_of_a_released_shop_file_open_after_an_upgrade(tmp_path):
         assert found == {"Lista de Navidad": 1, "Medellín sin VIP": 1}
     finally:
         db.close_for_good()
+
+
+def test_a_list_member_merged_into_another_customer_stays_on_the_list_as_that_customer(shop):
+    from smbcrm.services.duplicates import merge_customers, undo_merge
+
+    ana, copy_of_ana = customer("Ana"), customer("Ana2")
+    only = {"type": "profile", "field": "first_name", "op": "equals", "value": "Ana2"}
+    sg.save_segment(shop, "Solo Ana2", rule(only))
+    list_id = sg.freeze_segment(shop, "Solo Ana2", "Lista")
+    assert sg.segment_customer_ids(shop, f"segment-{list_id}") == [copy_of_ana]
+    merge = merge_customers(shop, ana, copy_of_ana)
+    assert sg.segment_customer_ids(shop, f"segment-{list_id}") == [ana]
+    undo_merge(shop, merge)
+    assert sg.segment_customer_ids(shop, f"segment-{list_id}") == [copy_of_ana]
+
+
+def test_windows_follow_summer_time_in_the_shop_zone():
+    from zoneinfo import ZoneInfo
+
+    santiago = ZoneInfo("America/Santiago")  # UTC-3 in summer, UTC-4 in winter
+    clock = clock_at(datetime(2026, 11, 22, 12, 0), santiago)
+    assert clock.today() == date(2026, 11, 22)
+    assert clock.start_of(date(2026, 11, 22)) == "2026-11-22 03:00:00"
+    assert clock.start_of(date(2026, 7, 1)) == "2026-07-01 04:00:00"
+    assert clock.since_days(144) == "2026-07-01 04:00:00"
+
+
+def test_a_condition_on_another_segment_built_in_or_saved(shop):
+    buyer, other = customer("Compradora"), customer("Otra", city="Cali")
+    buy(buyer, local_noon(TODAY - timedelta(days=2)))
+    assert one(shop, {"type": "segment", "segment": "active"}) == [buyer]
+    assert one(shop, {"type": "segment", "segment": "active", "not": True}) == [other]
+    cali = sg.save_segment(shop, "Cali", rule({"type": "place", "field": "city", "op": "in",
+                                               "values": ["Cali"]}))  # fmt: skip
+    assert one(shop, {"type": "segment", "segment": f"segment-{cali}"}) == [other]
+    # One buyer alone ranks lowest on every score (nobody bought less).
+    assert one(shop, {"type": "segment", "segment": "rfm_lost"}) == [buyer]
