@@ -49,11 +49,11 @@ def _text_test(expression: str, op: str, value: str, values: list[str]) -> Sql:
     return f"{expression} COLLATE NOCASE IN ({_placeholders(values)})", list(values)
 
 
-def _text_params(default_op: str = "equals") -> tuple[Param, ...]:
+def _text_params(default_op: str = "equals", suggest: str = "") -> tuple[Param, ...]:
     return (
         Param("op", "choice", "", default_op, TEXT_OPERATORS),
-        Param("value", "text", "", "", shown_when=("op", ("equals", "contains"))),
-        Param("values", "texts", "", [], shown_when=("op", ("in",))),
+        Param("value", "text", "", "", shown_when=("op", ("equals", "contains")), suggest=suggest),
+        Param("values", "texts", "", [], shown_when=("op", ("in",)), suggest=suggest),
     )
 
 
@@ -90,7 +90,7 @@ class ProfileField(ConditionType):
 class Place(ProfileField):
     key = "place"
     label = N_("City, region or country")
-    params = (Param("field", "choice", "", "city", PLACE_FIELDS), *_text_params("in"))
+    params = (Param("field", "choice", "", "city", PLACE_FIELDS), *_text_params("in", "places"))
 
 
 @condition_type

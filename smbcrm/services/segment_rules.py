@@ -86,6 +86,7 @@ class Param:
     # Shown (and used) only while another parameter has one of these values.
     shown_when: tuple[str, tuple[str, ...]] | None = None
     suffix: str = ""  # N_ text after the editor, e.g. "days"
+    suggest: str = ""  # text editors: the builder offers these values as you type ("places")
 
     def clean(self, raw: Any) -> Any:
         """The value as the compiler may trust it; ValueError when it cannot be used."""

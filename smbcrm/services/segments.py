@@ -674,7 +674,7 @@ class BuilderChoices:
     categories: tuple[tuple[int, str], ...]
     custom_fields: tuple[tuple[int, str], ...]
     segments: tuple[tuple[str, str], ...]
-    cities: tuple[str, ...]
+    places: tuple[str, ...]  # cities and regions, most customers first
 
 
 def builder_choices(db: SqliteDatabase) -> BuilderChoices:
@@ -687,11 +687,12 @@ def builder_choices(db: SqliteDatabase) -> BuilderChoices:
         categories=pairs("SELECT id, name FROM category ORDER BY name COLLATE NOCASE"),
         custom_fields=pairs("SELECT id, name FROM custom_field ORDER BY position, name"),
         segments=segment_choices(db),
-        cities=tuple(
+        places=tuple(
             row[0]
             for row in db.execute_sql(
-                "SELECT city FROM customer WHERE city != '' GROUP BY city COLLATE NOCASE "
-                "ORDER BY COUNT(*) DESC LIMIT 200"
+                "SELECT place FROM (SELECT city AS place FROM customer UNION ALL "
+                "SELECT region FROM customer) WHERE place != '' GROUP BY place COLLATE NOCASE "
+                "ORDER BY COUNT(*) DESC LIMIT 300"
             )
         ),
     )

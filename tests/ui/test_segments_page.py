@@ -77,6 +77,8 @@ def test_build_a_nested_rule_and_see_the_count(open_window, shop, qtbot):
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: Segment.select().count() == 1)
     assert sg.segment_customer_ids(shop, "Bogota lately") == [Customer.get(first_name="Ana").id]
+    items = sg.segment_detail(shop, "Bogota lately").rule["rule"]["items"]
+    assert items[1]["items"][1]["names"] == {"tag": "VIP"}
     qtbot.waitUntil(
         lambda: bool(page.tree.findItems("    Bogota lately", Qt.MatchFlag.MatchExactly))
     )
@@ -100,7 +102,7 @@ def test_a_rule_naming_a_deleted_tag_opens_with_that_condition_in_red(open_windo
     people = seeded(shop)
     vip = Tag.get(Tag.name == "VIP").id
     rule = {"version": 1, "rule": {"match": "any", "items": [
-        {"type": "tag", "tag": vip},
+        {"type": "tag", "tag": vip, "names": {"tag": "VIP"}},
         {"type": "place", "field": "city", "op": "equals", "value": "Cali"},
         {"type": "loyalty_points", "at_least": 100},
     ]}}  # fmt: skip
@@ -116,7 +118,7 @@ def test_a_rule_naming_a_deleted_tag_opens_with_that_condition_in_red(open_windo
     qtbot.waitUntil(lambda: count_text(dialog) == "1 customer")
     rows = dialog.root.children_widgets
     assert rows[0].problem_label.isVisibleTo(dialog) and "deleted" in rows[0].problem_label.text()
-    assert editor(rows[0], "tag").currentText() == "(deleted)"
+    assert editor(rows[0], "tag").currentText() == "(deleted: VIP)"
     assert not rows[1].problem_label.isVisibleTo(dialog)
     assert rows[2].problem_label.isVisibleTo(dialog)  # a condition from a newer version
     # Saving keeps what this version does not understand.
@@ -124,6 +126,7 @@ def test_a_rule_naming_a_deleted_tag_opens_with_that_condition_in_red(open_windo
         dialog.save()
     stored = sg.segment_detail(shop, f"segment-{saved}").rule
     assert stored["rule"]["items"][2] == {"type": "loyalty_points", "at_least": 100}
+    assert stored["rule"]["items"][0] == {"type": "tag", "tag": vip, "names": {"tag": "VIP"}}
     assert people
 
 
@@ -182,3 +185,18 @@ def test_export_and_tag_a_segment_from_the_page(open_window, shop, qtbot, tmp_pa
     wait_idle(qtbot, window)
     assert "Ana" in target.read_text(encoding="utf-8-sig")
     assert sg.tag_segment_members(shop, "active", "Activa") == 1
+
+
+def test_places_are_suggested_as_you_type_after_the_last_comma(open_window, shop, qtbot):
+    seeded(shop)
+    window = open_window(shop)
+    dialog = window.pages["segments"].new_segment()
+    place = dialog.root.add_condition(CONDITION_TYPES["place"].new())
+    line = editor(place, "values")
+    completer = line.completer()
+    assert completer is not None
+    line.setText("Cali, bog")
+    assert completer.splitPath(line.text()) == ["bog"]
+    completer.setCompletionPrefix("bog")
+    assert completer.currentCompletion() == "Cali, Bogota"
+    wait_idle(qtbot, window)

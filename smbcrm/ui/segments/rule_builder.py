@@ -14,11 +14,12 @@ from typing import Any
 from babel.dates import get_month_names
 from babel.numbers import format_decimal
 
-from PySide6.QtCore import QDate, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDateEdit,
     QDialog,
     QFrame,
@@ -55,7 +56,8 @@ from smbcrm.ui.title_page import heading
 COUNT_DELAY_MS = 150
 EXAMPLES = 5
 PROBLEM_STYLE = "QFrame#condition { border: 1px solid #c62828; background: #fdecea; }"
-MISSING = "__missing__"
+# Parameters naming a row elsewhere; the rule also keeps their names, to say what went missing.
+REFERENCE_KINDS = ("tag", "product", "category", "custom_field", "segment")
 
 
 def _match_labels() -> list[tuple[str, str]]:
@@ -66,15 +68,44 @@ def _match_labels() -> list[tuple[str, str]]:
     ]
 
 
+class ListCompleter(QCompleter):
+    """Offers known values as you type; with several, completes the value after the last comma."""
+
+    def __init__(self, values: list[str], line: QLineEdit, *, several: bool) -> None:
+        super().__init__(values, line)
+        self.several = several
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)
+
+    def splitPath(self, path: str) -> list[str]:
+        return [path.rsplit(",", 1)[-1].strip()] if self.several else [path]
+
+    def pathFromIndex(self, index) -> str:
+        chosen = super().pathFromIndex(index)
+        text = self.widget().text() if self.widget() else ""
+        if not self.several or "," not in text:
+            return chosen
+        return f"{text.rsplit(',', 1)[0]}, {chosen}"
+
+
 class ParamEditor(QWidget):
     """One parameter's editor; emits changed whenever its value does."""
 
     changed = Signal()
 
-    def __init__(self, param: Param, value: Any, builder: RuleBuilderDialog, parent=None):
+    def __init__(
+        self,
+        param: Param,
+        value: Any,
+        builder: RuleBuilderDialog,
+        remembered: str = "",
+        parent=None,
+    ):
         super().__init__(parent)
         self.param = param
         self.builder = builder
+        self.remembered = remembered  # the name it had when the rule was saved
+        self.missing_index = -1
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -92,15 +123,20 @@ class ParamEditor(QWidget):
         index = combo.findData(value)
         if index < 0 and value not in (None, 0, ""):
             # Something the rule names that is gone: kept, and shown in red, until replaced.
-            combo.addItem(_("(deleted)"), value)
-            index = combo.count() - 1
+            text = (
+                _("(deleted: {name})").format(name=self.remembered)
+                if self.remembered
+                else _("(deleted)")
+            )
+            combo.addItem(text, value)
+            index = self.missing_index = combo.count() - 1
         combo.setCurrentIndex(max(0, index))
         combo.currentIndexChanged.connect(lambda _i: self._combo_changed(combo))
         self._combo_changed(combo, emit=False)
         return combo
 
     def _combo_changed(self, combo: QComboBox, emit: bool = True) -> None:
-        missing = combo.currentText() == _("(deleted)")
+        missing = self.missing_index >= 0 and combo.currentIndex() == self.missing_index
         combo.setStyleSheet("QComboBox { color: #c62828; }" if missing else "")
         if emit:
             self.changed.emit()
@@ -148,6 +184,9 @@ class ParamEditor(QWidget):
         line.setMinimumWidth(180)
         if kind == "texts":
             line.setPlaceholderText(_("separate them with commas"))
+        if param.suggest == "places" and choices.places:
+            completer = ListCompleter(list(choices.places), line, several=kind == "texts")
+            line.setCompleter(completer)
         line.textChanged.connect(lambda _t: self.changed.emit())
         return line
 
@@ -192,9 +231,10 @@ class ConditionRow(QFrame):
         row.addWidget(self.title_label)
         if self.kind is not None:
             values = dict(condition)
+            names = condition.get("names") if isinstance(condition.get("names"), dict) else {}
             for param in self.kind.params:
                 value = values.get(param.name, copy.deepcopy(param.default))
-                editor = ParamEditor(param, value, builder)
+                editor = ParamEditor(param, value, builder, str(names.get(param.name, ""))[:80])
                 editor.changed.connect(self._edited)
                 self.editors.append(editor)
                 row.addWidget(editor)
@@ -232,6 +272,16 @@ class ConditionRow(QFrame):
             stored = dict(self.condition)  # kept as it came, for the version that knows it
         else:
             stored = {"type": self.kind.key, **self._values()}
+            names = {}
+            for editor in self.editors:
+                if editor.param.kind in REFERENCE_KINDS and isinstance(editor.editor, QComboBox):
+                    combo = editor.editor
+                    missing = combo.currentIndex() == editor.missing_index >= 0
+                    name = editor.remembered if missing else combo.currentText()
+                    if name:
+                        names[editor.param.name] = name
+            if names:
+                stored["names"] = names
         if self.not_check.isChecked():
             stored["not"] = True
         else:
