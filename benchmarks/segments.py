@@ -43,6 +43,7 @@ def cached_demo(customers: int, cache: Path) -> Path:
             check=True, capture_output=True,
         )  # fmt: skip
         partial.rename(path)
+        Path(f"{partial}.lock").unlink(missing_ok=True)
     return path
 
 

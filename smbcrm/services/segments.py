@@ -10,6 +10,7 @@ survives a rename.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from smbcrm.services.segment_rules import (
     compile_rule,
     empty_rule,
 )
-from smbcrm.services.settings import load_settings
+from smbcrm.services.settings import load_settings, number_locale
 
 NAME_LIMIT = 80
 SAVED_PREFIX = "segment-"
@@ -101,6 +102,9 @@ RFM_SOURCE = "customer c INDEXED BY customer_rfm"
 RFM_COLUMNS = {"r": "c.last_purchase_at", "f": "c.purchase_count", "m": "c.total_spent"}
 
 
+_UNREACHABLE = object()  # a score nobody reaches (fewer than two buyers to rank)
+
+
 def rfm_bounds(db: SqliteDatabase) -> dict[str, list[Any]]:
     """Per score, the values a customer must exceed to reach scores 2, 3, 4 and 5 (a None
     bound is reached by everyone)."""
@@ -121,9 +125,6 @@ def rfm_bounds(db: SqliteDatabase) -> dict[str, list[Any]]:
         )
         bounds[score] = [at[p - 1] if p > 0 else None for p in positions]
     return bounds
-
-
-_UNREACHABLE = object()
 
 
 def _score_sql(column: str, bounds: list[Any]) -> Sql:
@@ -171,24 +172,36 @@ def _tier_bounds(db: SqliteDatabase, values: dict[str, Any]) -> dict[str, tuple[
     }
 
 
+# Activity by the last purchase (kept on the customer row); :name marks a UTC bound.
+ACTIVITY_TESTS = {
+    "new": "CASE WHEN c.last_purchase_at >= :new THEN NOT EXISTS (SELECT 1 FROM purchase p "
+    "WHERE p.customer_id = c.id AND p.purchased_at < :new) ELSE 0 END",
+    "active": "c.last_purchase_at >= :active",
+    "at_risk": "c.last_purchase_at < :active AND c.last_purchase_at >= :lapsed",
+    "lapsed": "c.last_purchase_at < :lapsed",
+}
+
+
+def _bound_names(test: str) -> list[str]:
+    return re.findall(r":(\w+)", test)
+
+
+def _positional(test: str) -> str:
+    return re.sub(r":\w+", "?", test)
+
+
 def _builtin_where(db: SqliteDatabase, key: str, clock: Clock) -> Sql:
     values = _settings(db)
     new = clock.since_days(values["segment_new_days"])
     active = clock.since_days(values["segment_active_days"])
     lapsed = clock.since_days(values["segment_lapsed_days"])
     year = clock.since_days(YEAR_DAYS)
-    if key == "new":
-        return (
-            "c.last_purchase_at >= ? AND NOT EXISTS (SELECT 1 FROM purchase p "
-            "WHERE p.customer_id = c.id AND p.purchased_at < ?)",
-            [new, new],
-        )
-    if key == "active":
-        return "c.last_purchase_at >= ?", [active]
-    if key == "at_risk":
-        return "c.last_purchase_at < ? AND c.last_purchase_at >= ?", [active, lapsed]
-    if key == "lapsed":
-        return "c.last_purchase_at < ?", [lapsed]
+    if key in ACTIVITY_TESTS:
+        test = ACTIVITY_TESTS[key]
+        bounds = {"new": new, "active": active, "lapsed": lapsed}
+        return f"c.purchase_count > 0 AND {_positional(test)}", [
+            bounds[name] for name in _bound_names(test)
+        ]
     if key == "top":
         return (
             "c.id IN (SELECT customer_id FROM (SELECT s.customer_id, ROW_NUMBER() OVER "
@@ -214,9 +227,10 @@ def _builtin_where(db: SqliteDatabase, key: str, clock: Clock) -> Sql:
     )
 
 
-def builtin_description(db: SqliteDatabase, key: str, locale: str = "es") -> str:
+def builtin_description(db: SqliteDatabase, key: str) -> str:
     """What a built-in segment holds, with the owner's settings filled in."""
     values = _settings(db)
+    locale = number_locale(values["language"], values["country"])
     scale = 10 ** minor_digits(values["currency"])
     money = {
         name: format_money(values[f"tier_{name}"] * scale, values["currency"], locale)
@@ -389,19 +403,30 @@ def list_segments(
 def builtin_counts(
     db: SqliteDatabase, *, clock: Clock | None = None, grid: RfmGrid | None = None
 ) -> dict[str, int]:
-    """The count of every built-in segment, in a few passes over the data (the RFM groups from
-    the grid, when it was just read)."""
+    """The count of every built-in segment in three passes: one over the buyers' partial index
+    (activity), one over the last year's purchases (tiers and top customers), and the RFM grid
+    (unless it was just read). Each equals what the segment's own SQL finds."""
     clock = clock or Clock()
-    counts = {}
-    for key in ("new", "active", "at_risk", "lapsed", "top"):
-        where, params = _builtin_where(db, key, clock)
-        counts[key] = db.execute_sql(f"SELECT COUNT(*) FROM ({_select(where)})", params).fetchone()[
-            0
-        ]
+    values = _settings(db)
+    bounds = {
+        "new": clock.since_days(values["segment_new_days"]),
+        "active": clock.since_days(values["segment_active_days"]),
+        "lapsed": clock.since_days(values["segment_lapsed_days"]),
+    }
+    tests, params = [], []
+    for test in ACTIVITY_TESTS.values():
+        tests.append(f"COALESCE(SUM({_positional(test)}), 0)")
+        params.extend(bounds[name] for name in _bound_names(test))
+    row = db.execute_sql(
+        f"SELECT {', '.join(tests)} FROM {RFM_SOURCE} WHERE {SCORED}", params
+    ).fetchone()
+    counts = dict(zip(ACTIVITY_TESTS, row, strict=True))
+    tiers, buyers = _year_spend_counts(db, clock, values)
+    counts["top"] = min(buyers, (buyers * values["segment_top_percent"] + 99) // 100)
+    counts.update(tiers)
     grid = grid or rfm_grid(db)
     for key in RFM_GROUPS:
         counts[key] = grid.groups.get(key, 0)
-    counts.update(tier_counts(db, clock=clock))
     return counts
 
 
@@ -430,23 +455,27 @@ def rfm_grid(db: SqliteDatabase) -> RfmGrid:
 
 
 def tier_counts(db: SqliteDatabase, *, clock: Clock | None = None) -> dict[str, int]:
-    clock = clock or Clock()
-    values = _settings(db)
-    bounds = _tier_bounds(db, values)
-    cases = " ".join(
-        f"WHEN s.spent >= {int(low)} THEN '{key}'"
-        for key, (low, _high) in ((tier, bounds[tier]) for tier in TIERS)
-    )
-    rows = db.execute_sql(
-        f"SELECT CASE {cases} END AS tier, COUNT(*) FROM customer c JOIN "
+    return _year_spend_counts(db, clock or Clock(), _settings(db))[0]
+
+
+def _year_spend_counts(
+    db: SqliteDatabase, clock: Clock, values: dict[str, Any]
+) -> tuple[dict[str, int], int]:
+    """Customers per value tier, and how many bought in the last year (one pass)."""
+    sums, params = [], []
+    for tier in TIERS:
+        low, high = _tier_bounds(db, values)[tier]
+        sums.append("COALESCE(SUM(s.spent >= ?" + (" AND s.spent < ?" if high is not None else "")
+                    + "), 0)")  # fmt: skip
+        params.extend([low] if high is None else [low, high])
+    row = db.execute_sql(
+        f"SELECT COUNT(*), {', '.join(sums)} FROM customer c JOIN "
         "(SELECT customer_id, SUM(total) AS spent FROM purchase WHERE customer_id IS NOT NULL "
         "AND purchased_at >= ? GROUP BY customer_id) s ON s.customer_id = c.id "
-        f"WHERE {LIVE} GROUP BY tier",
-        (clock.since_days(YEAR_DAYS),),
-    ).fetchall()
-    counts = dict.fromkeys(TIERS, 0)
-    counts.update({tier: n for tier, n in rows if tier})
-    return counts
+        f"WHERE {LIVE}",
+        (*params, clock.since_days(YEAR_DAYS)),
+    ).fetchone()
+    return dict(zip(TIERS, row[1:], strict=True)), row[0]
 
 
 # ---- rules while they are edited ----------------------------------------------------------------------

@@ -244,6 +244,12 @@ class SegmentsPage(QWidget):
             parent=self,
         )
 
+    def showEvent(self, event) -> None:
+        """Counts follow the customers: coming back to the page counts again (on a worker)."""
+        super().showEvent(event)
+        if self.overview is not None:
+            self.refresh(select=self.current_key())
+
     def _number(self, count: int) -> str:
         return format_decimal(count, locale=self.context.profile.locale)
 

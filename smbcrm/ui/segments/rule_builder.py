@@ -330,7 +330,8 @@ class GroupBox(QFrame):
         self.items_layout = QVBoxLayout()
         self.items_layout.setContentsMargins(18 if nested else 0, 0, 0, 0)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6) if nested else layout.setContentsMargins(0, 0, 0, 0)
+        margin = 6 if nested else 0
+        layout.setContentsMargins(margin, margin, margin, margin)
         layout.addLayout(header)
         layout.addLayout(self.items_layout)
         self.children_widgets: list[QWidget] = []
