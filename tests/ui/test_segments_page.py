@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QMessageBox, QSpinBox
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QLineEdit,
+    QMessageBox,
+    QSpinBox,
+)
 
 from smbcrm.core.dates import utc_now
 from smbcrm.models.tables import Customer, Segment, Tag
@@ -199,4 +206,16 @@ def test_places_are_suggested_as_you_type_after_the_last_comma(open_window, shop
     assert completer.splitPath(line.text()) == ["bog"]
     completer.setCompletionPrefix("bog")
     assert completer.currentCompletion() == "Cali, Bogota"
+    wait_idle(qtbot, window)
+
+
+def test_ctrl_n_on_the_segments_page_starts_a_new_segment(open_window, shop, qtbot):
+    window = open_window(shop)
+    window.activateWindow()
+    window.show_page(window.PAGES.index("segments"))
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.pages["segments"].tree, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    opened = [w for w in QApplication.topLevelWidgets() if isinstance(w, RuleBuilderDialog)]
+    assert [w.isVisible() for w in opened] == [True]
+    opened[0].close()
     wait_idle(qtbot, window)

@@ -329,11 +329,18 @@ class GroupBox(QFrame):
             header.addWidget(remove)
         self.items_layout = QVBoxLayout()
         self.items_layout.setContentsMargins(18 if nested else 0, 0, 0, 0)
+        self.empty_label = QLabel(
+            _("No conditions yet: every customer is in. Add one with “Add condition”.")
+            if not nested
+            else _("An empty group: add a condition to it.")
+        )
+        self.empty_label.setStyleSheet("color: #757575; padding: 8px;")
         layout = QVBoxLayout(self)
         margin = 6 if nested else 0
         layout.setContentsMargins(margin, margin, margin, margin)
         layout.addLayout(header)
         layout.addLayout(self.items_layout)
+        layout.addWidget(self.empty_label)
         self.children_widgets: list[QWidget] = []
         for item in group.get("items", []) if isinstance(group.get("items"), list) else []:
             if is_group(item):
@@ -368,6 +375,7 @@ class GroupBox(QFrame):
     def _append(self, widget: QWidget, notify: bool) -> None:
         self.children_widgets.append(widget)
         self.items_layout.addWidget(widget)
+        self.empty_label.hide()
         if notify:
             self.changed.emit()
 
@@ -375,6 +383,7 @@ class GroupBox(QFrame):
         self.children_widgets.remove(widget)
         widget.setParent(None)
         widget.deleteLater()
+        self.empty_label.setVisible(not self.children_widgets)
         self.changed.emit()
 
     def to_json(self) -> dict[str, Any]:
