@@ -10,7 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smbcrm.models.tables import Category, Customer, CustomerTag, Product, Tag
+from smbcrm.models.tables import (
+    Category,
+    Customer,
+    CustomerFieldValue,
+    CustomerTag,
+    CustomField,
+    Product,
+    Tag,
+)
 from smbcrm.services.segments import rule_customer_ids
 from tests.services.segment_helpers import BOGOTA, CLOCK, TODAY, buy
 
@@ -38,6 +46,7 @@ customers = st.fixed_dictionaries({
     "email_consent": st.sampled_from(CONSENTS),
     "birthday": birthdays,
     "tags": st.sets(st.sampled_from([0, 1])),
+    "size": st.sampled_from([None, "M", "m", "L", "XL"]),  # a custom field
 })  # fmt: skip
 # Purchases around the windows' edges: whole local days back, at any hour.
 moments = st.builds(
@@ -79,6 +88,10 @@ conditions = st.one_of(
                            "value": st.sampled_from(["ana", "GMAIL", "luis"]),
                            "values": st.lists(st.sampled_from(["ANA", "luis"]), max_size=2)}),
     st.fixed_dictionaries({"type": st.just("tag"), "tag": st.sampled_from([0, 1])}),
+    st.fixed_dictionaries({"type": st.just("custom_field"), "field": st.just(0),
+                           "op": st.sampled_from(["equals", "contains", "empty", "in"]),
+                           "value": st.sampled_from(["m", "L", "x"]),
+                           "values": st.lists(st.sampled_from(["M", "xl"]), max_size=2)}),
     st.fixed_dictionaries({"type": st.just("birthday"), "when": st.just("next_days"),
                            "days": st.sampled_from([0, 1, 10, 40, 366])}),
     st.fixed_dictionaries({"type": st.just("birthday"), "when": st.just("month"),
@@ -153,6 +166,8 @@ def holds(condition: dict, person: dict, bought: list[dict], world: dict) -> boo
     kind = condition["type"]
     if kind == "place" or kind == "profile":
         result = text_test(person[condition["field"]] or "", condition)
+    elif kind == "custom_field":
+        result = text_test(person["size"] or "", condition)
     elif kind == "tag":
         result = condition["tag"] in person["tags"]
     elif kind == "birthday":
@@ -227,16 +242,19 @@ def matches(node: dict, person: dict, bought: list[dict], world: dict) -> bool:
 
 
 def _fill(db, data: ShopData) -> dict:
-    for table in ("purchase_line", "purchase", "customer_tag", "customer", "product", "category",
-                  "tag"):  # fmt: skip
+    for table in ("purchase_line", "purchase", "customer_tag", "customer_field_value",
+                  "custom_field", "customer", "product", "category", "tag"):  # fmt: skip
         db.execute_sql(f"DELETE FROM {table}")
     categories = [Category.create(name=f"Cat {i}").id for i in range(2)]
     products = [Product.create(name=f"P{i}", category=categories[i % 2]).id for i in range(3)]
     tags = [Tag.create(name=f"T{i}").id for i in range(2)]
+    size = CustomField.create(name="Talla", kind="text").id
     made = []
     for person in data.customers:
-        values = {k: v for k, v in person.items() if k != "tags"}
+        values = {k: v for k, v in person.items() if k not in ("tags", "size")}
         customer_id = Customer.create(last_name="X", **values).id
+        if person["size"] is not None:
+            CustomerFieldValue.create(customer=customer_id, field=size, value=person["size"])
         for tag in person["tags"]:
             CustomerTag.create(customer=customer_id, tag=tags[tag])
         made.append(customer_id)
@@ -253,6 +271,7 @@ def _fill(db, data: ShopData) -> dict:
         "products": products,
         "categories": categories,
         "tags": tags,
+        "fields": [size],
         "product_category": {0: 0, 1: 1, 2: 0},
     }
 
@@ -264,6 +283,8 @@ def _to_stored(node: dict, world: dict) -> dict:
     stored = dict(node)
     if node["type"] == "tag":
         stored["tag"] = world["tags"][node["tag"]]
+    if node["type"] == "custom_field":
+        stored["field"] = world["fields"][node["field"]]
     if node["type"] == "bought_product":
         stored["product"] = world["products"][node["product"]]
     if node["type"] == "bought_category":
