@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QInputDialog,
     QLineEdit,
     QMessageBox,
     QSpinBox,
@@ -218,4 +219,26 @@ def test_ctrl_n_on_the_segments_page_starts_a_new_segment(open_window, shop, qtb
     opened = [w for w in QApplication.topLevelWidgets() if isinstance(w, RuleBuilderDialog)]
     assert [w.isVisible() for w in opened] == [True]
     opened[0].close()
+    wait_idle(qtbot, window)
+
+
+def test_rename_a_saved_segment_with_f2(open_window, shop, qtbot):
+    seeded(shop)
+    saved = sg.save_segment(shop, "Vieja", {"version": 1, "rule": {"match": "all", "items": []}})
+    window = open_window(shop)
+    page = window.pages["segments"]
+    qtbot.waitUntil(lambda: page.overview is not None)
+    page.select(f"segment-{saved}")
+
+    def rename(dialog: QInputDialog) -> None:
+        dialog.setTextValue("Nueva")
+        dialog.accept()
+
+    answer_modal(QInputDialog, rename)
+    window.show_page(window.PAGES.index("segments"))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(page.tree, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: sg.segment_detail(shop, f"segment-{saved}").name == "Nueva")
+    qtbot.waitUntil(lambda: page.current_key() == f"segment-{saved}")
     wait_idle(qtbot, window)

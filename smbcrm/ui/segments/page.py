@@ -3,6 +3,7 @@ new segments through the rule builder; each segment shown, exported, tagged or f
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -16,14 +17,17 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTreeWidget,
@@ -44,6 +48,7 @@ from smbcrm.ui.segments.rule_builder import RuleBuilderDialog
 from smbcrm.ui.title_page import heading
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
+UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|]')  # a name like "Lista 22/11/2026"
 GROUP_COLOURS = {
     "rfm_champions": "#2e7d32",
     "rfm_loyal": "#66bb6a",
@@ -77,17 +82,24 @@ class SegmentsPage(QWidget):
         self.edit_button = QPushButton()
         self.show_button = QPushButton()
         self.export_button = QPushButton()
-        self.tag_button = QPushButton()
-        self.freeze_button = QPushButton()
-        self.delete_button = QPushButton()
+        # Less frequent actions sit in a menu, so the row fits a narrow window in Spanish.
+        self.more_button = QPushButton()
+        self.more_menu = QMenu(self)
+        self.tag_action = self.more_menu.addAction("")
+        self.freeze_action = self.more_menu.addAction("")
+        self.more_menu.addSeparator()
+        self.rename_action = self.more_menu.addAction("")
+        self.delete_action = self.more_menu.addAction("")
+        self.more_button.setMenu(self.more_menu)
         self.settings_button = QPushButton()
         self.new_button.clicked.connect(self.new_segment)
         self.edit_button.clicked.connect(self.edit_current)
         self.show_button.clicked.connect(self.show_current)
         self.export_button.clicked.connect(self.export_current)
-        self.tag_button.clicked.connect(self.tag_current)
-        self.freeze_button.clicked.connect(self.freeze_current)
-        self.delete_button.clicked.connect(self.delete_current)
+        self.tag_action.triggered.connect(self.tag_current)
+        self.freeze_action.triggered.connect(self.freeze_current)
+        self.delete_action.triggered.connect(self.delete_current)
+        self.rename_action.triggered.connect(self.rename_current)
         self.settings_button.clicked.connect(self.edit_settings)
         QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_segment)
 
@@ -103,6 +115,7 @@ class SegmentsPage(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Return), self.tree, activated=self.open_current)
         QShortcut(QKeySequence(Qt.Key.Key_Enter), self.tree, activated=self.open_current)
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.tree, activated=self.delete_current)
+        QShortcut(QKeySequence(Qt.Key.Key_F2), self.tree, activated=self.rename_current)
         self.selected_label = QLabel()
         self.selected_label.setWordWrap(True)
 
@@ -120,7 +133,7 @@ class SegmentsPage(QWidget):
         for value in range(5, 0, -1):
             for recency in range(1, 6):
                 cell = QPushButton("…")
-                cell.setMinimumSize(64, 34)
+                cell.setMinimumSize(52, 34)
                 group = sg.rfm_group(recency, value)
                 cell.setStyleSheet(
                     f"QPushButton {{ background: {_light(GROUP_COLOURS[group])}; "
@@ -149,17 +162,23 @@ class SegmentsPage(QWidget):
 
         self.tier_box = QGroupBox()
         self.tier_buttons: dict[str, QPushButton] = {}
-        tiers = QVBoxLayout(self.tier_box)
-        for key in sg.TIERS:
+        self.tier_labels: dict[str, QLabel] = {}
+        tiers = QGridLayout(self.tier_box)
+        for row, key in enumerate(sg.TIERS):
             button = QPushButton()
             button.setStyleSheet("QPushButton { text-align: left; padding: 4px 8px; }")
             button.clicked.connect(lambda _c=False, k=key: self.show_segment(k))
+            label = QLabel()
+            label.setWordWrap(True)
             self.tier_buttons[key] = button
-            tiers.addWidget(button)
+            self.tier_labels[key] = label
+            tiers.addWidget(button, row, 0)
+            tiers.addWidget(label, row, 1)
+        tiers.setColumnStretch(1, 1)
 
         actions = QHBoxLayout()
         for button in (self.new_button, self.edit_button, self.show_button, self.export_button,
-                       self.tag_button, self.freeze_button, self.delete_button):  # fmt: skip
+                       self.more_button):  # fmt: skip
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.settings_button)
@@ -174,11 +193,16 @@ class SegmentsPage(QWidget):
         right_layout.addWidget(self.rfm_box)
         right_layout.addWidget(self.tier_box)
         right_layout.addStretch(1)
+        # The grid keeps its size in a short window: the panel scrolls instead of squeezing it.
+        right_scroll = QScrollArea()
+        right_scroll.setWidgetResizable(True)
+        right_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        right_scroll.setWidget(right)
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.addWidget(right_scroll)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 12)
@@ -201,16 +225,19 @@ class SegmentsPage(QWidget):
             self.edit_button: (_("&Edit…"), None),
             self.show_button: (_("&Show customers"), None),
             self.export_button: (_("E&xport…"), None),
-            self.tag_button: (_("&Tag all…"), None),
-            self.freeze_button: (_("&Freeze as a list…"), None),
-            self.delete_button: (_("&Delete"), None),
+            self.more_button: (_("&More"), None),
             self.settings_button: (_("Settings…"), None),
         }
         for button, (text, shortcut) in texts.items():
             button.setText(text)
             if shortcut is not None:
                 button.setToolTip(QKeySequence(shortcut).toString())
-        self.freeze_button.setToolTip(
+        self.tag_action.setText(_("&Tag all…"))
+        self.freeze_action.setText(_("&Freeze as a list…"))
+        # The keys work on the list (shortcuts below); the menu only shows them.
+        self.rename_action.setText(_("&Rename…") + "\tF2")
+        self.delete_action.setText(_("&Delete") + "\t" + QKeySequence(Qt.Key.Key_Delete).toString())
+        self.freeze_action.setToolTip(
             _("Keep today's customers of this segment as a list that no longer changes by itself")
         )
         self.settings_button.setToolTip(_("Days and amounts of the built-in segments and tiers"))
@@ -310,7 +337,8 @@ class SegmentsPage(QWidget):
             button.setToolTip(by_key[key].description)
         for key, button in self.tier_buttons.items():
             segment = by_key[key]
-            button.setText(f"{segment.name}: {self._number(segment.count)} — {segment.description}")
+            button.setText(f"{segment.name}: {self._number(segment.count)}")
+            self.tier_labels[key].setText(segment.description)
         self._selection_changed()
 
     # ---- the chosen segment ------------------------------------------------------------------------
@@ -332,11 +360,12 @@ class SegmentsPage(QWidget):
 
     def _selection_changed(self) -> None:
         segment = self.current_segment()
-        for button in (self.show_button, self.export_button, self.tag_button, self.freeze_button):
+        for button in (self.show_button, self.export_button, self.more_button):
             button.setEnabled(segment is not None)
         editable = segment is not None and not segment.builtin
         self.edit_button.setEnabled(editable)
-        self.delete_button.setEnabled(editable)
+        self.rename_action.setEnabled(editable)
+        self.delete_action.setEnabled(editable)
         if segment is None:
             self.selected_label.setText("")
             return
@@ -417,6 +446,21 @@ class SegmentsPage(QWidget):
             parent=self,
         )
 
+    def rename_current(self) -> None:
+        segment = self.current_segment()
+        if segment is None or segment.builtin or segment.id is None:
+            return
+        name, accepted = QInputDialog.getText(self, _("Rename"), _("New name:"), text=segment.name)
+        if not accepted or name == segment.name:
+            return
+        db, segment_id = self.context.db, segment.id
+        self.context.runner.run(
+            lambda progress, cancel: sg.rename_segment(db, segment_id, name),
+            show_progress=False,
+            on_success=lambda _r: self._after_change(segment.key),
+            parent=self,
+        )
+
     def freeze_current(self) -> None:
         segment = self.current_segment()
         if segment is None:
@@ -475,7 +519,7 @@ class SegmentsPage(QWidget):
         chosen, _filter = QFileDialog.getSaveFileName(
             self,
             _("Export “{name}”").format(name=segment.name),
-            f"{segment.name}.xlsx",
+            UNSAFE_IN_FILE_NAMES.sub("-", segment.name) + ".xlsx",
             _("Excel (*.xlsx);;CSV (*.csv);;Contacts (*.vcf)"),
         )
         if chosen:
