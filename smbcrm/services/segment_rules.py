@@ -2,7 +2,7 @@
 turns a whole rule into one SQL query over `customer c`.
 
 A stored rule is {"version": 1, "rule": GROUP} where
-    GROUP     = {"match": "all" | "any" | "none", "items": [GROUP | CONDITION, ...]}
+    GROUP     = {"match": "all" | "any" | "none", "not": false, "items": [GROUP | CONDITION, ...]}
     CONDITION = {"type": "<a registered key>", "not": false, ...the type's parameters}
 Conditions the compiler cannot honour (a type from a newer version, a deleted tag or product,
 a value that makes no sense) match nobody and are reported as problems at their path, so a rule
@@ -290,9 +290,12 @@ def _group(node: dict[str, Any], ctx: CompileContext, depth: int) -> Sql:
         parts.append(sql)
         params.extend(item_params)
     if not parts:  # an empty group: "all of" or "none of" nothing is everyone, "any of" nobody
-        return ("0" if match == "any" else "1"), []
+        everyone = match != "any"
+        return ("1" if everyone != bool(node.get("not")) else "0"), []
     joined = (" AND " if match == "all" else " OR ").join(parts)
     if match == "none":
+        joined = f"NOT ({joined})"
+    if node.get("not"):  # "none of" says it for the builder; a hand-written rule may say "not"
         joined = f"NOT ({joined})"
     return f"({joined})", params
 

@@ -248,6 +248,10 @@ def test_nested_groups_with_any_all_and_none(shop):
     assert ids(shop, rule(bogota, cali, match="none")) == []
     assert ids(shop, rule()) == [ana, luis, eva]  # all of nothing: everyone
     assert ids(shop, rule(match="any")) == []
+    negated = {"match": "any", "not": True, "items": [bogota, cali]}
+    assert ids(shop, rule(negated)) == [] and ids(shop, rule(granted, negated)) == []
+    assert ids(shop, rule({"match": "all", "not": True, "items": [bogota]})) == [luis, eva]
+    assert ids(shop, rule({"match": "any", "not": True, "items": []})) == [ana, luis, eva]
 
 
 def test_archived_and_merged_customers_are_never_members(shop):

@@ -113,6 +113,8 @@ def test_a_rule_naming_a_deleted_tag_opens_with_that_condition_in_red(open_windo
         {"type": "tag", "tag": vip, "names": {"tag": "VIP"}},
         {"type": "place", "field": "city", "op": "equals", "value": "Cali"},
         {"type": "loyalty_points", "at_least": 100},
+        {"type": "birthday", "when": "month", "month": 3, "year_of_birth": 1990},
+        {"match": "all", "not": True, "items": []},
     ]}}  # fmt: skip
     saved = sg.save_segment(shop, "VIP or Cali", rule)
     Tag.delete().where(Tag.id == vip).execute()
@@ -135,6 +137,8 @@ def test_a_rule_naming_a_deleted_tag_opens_with_that_condition_in_red(open_windo
     stored = sg.segment_detail(shop, f"segment-{saved}").rule
     assert stored["rule"]["items"][2] == {"type": "loyalty_points", "at_least": 100}
     assert stored["rule"]["items"][0] == {"type": "tag", "tag": vip, "names": {"tag": "VIP"}}
+    assert stored["rule"]["items"][3]["year_of_birth"] == 1990  # a key from a newer version
+    assert stored["rule"]["items"][4] == {"match": "all", "not": True, "items": []}
     assert people
 
 

@@ -271,7 +271,10 @@ class ConditionRow(QFrame):
         if self.kind is None:
             stored = dict(self.condition)  # kept as it came, for the version that knows it
         else:
-            stored = {"type": self.kind.key, **self._values()}
+            # Keys this version does not know (a newer one may add some) are kept as they came.
+            known = {"type", "not", "names", *(param.name for param in self.kind.params)}
+            stored = {k: v for k, v in self.condition.items() if k not in known}
+            stored.update({"type": self.kind.key, **self._values()})
             names = {}
             for editor in self.editors:
                 if editor.param.kind in REFERENCE_KINDS and isinstance(editor.editor, QComboBox):
@@ -303,6 +306,7 @@ class GroupBox(QFrame):
     def __init__(self, group: dict[str, Any], builder: RuleBuilderDialog, *, nested: bool):
         super().__init__()
         self.builder = builder
+        self.extra = {k: v for k, v in group.items() if k not in ("match", "items")}
         self.setFrameShape(QFrame.Shape.StyledPanel if nested else QFrame.Shape.NoFrame)
         self.match_combo = QComboBox()
         for value, text in _match_labels():
@@ -388,6 +392,7 @@ class GroupBox(QFrame):
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **self.extra,
             "match": self.match_combo.currentData(),
             "items": [child.to_json() for child in self.children_widgets],
         }
