@@ -246,3 +246,18 @@ def test_rename_a_saved_segment_with_f2(open_window, shop, qtbot):
     qtbot.waitUntil(lambda: sg.segment_detail(shop, f"segment-{saved}").name == "Nueva")
     qtbot.waitUntil(lambda: page.current_key() == f"segment-{saved}")
     wait_idle(qtbot, window)
+
+
+def test_the_customer_list_lets_go_of_a_segment_that_was_deleted(open_window, shop, qtbot):
+    seeded(shop)
+    saved = sg.save_segment(shop, "Cali", {"version": 1, "rule": {"match": "all", "items": [
+        {"type": "place", "field": "city", "op": "in", "values": ["Cali"]}]}})  # fmt: skip
+    window = open_window(shop)
+    customers = window.pages["customers"]
+    window.show_segment_customers(f"segment-{saved}", "Cali")
+    qtbot.waitUntil(lambda: customers.model.rowCount() == 1)
+    sg.delete_segment(shop, saved)
+    customers.refresh()  # as the Segments page asks after a deletion
+    qtbot.waitUntil(lambda: customers.model.rowCount() == 3)
+    assert customers.segment_combo.currentData() == ""
+    wait_idle(qtbot, window)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, ngettext
 from smbcrm.services.custom_fields import FieldInfo, list_fields
 from smbcrm.services.customers import CustomerLister, CustomerQuery, TagInfo, list_tags
@@ -28,6 +29,7 @@ from smbcrm.services.segments import segment_choices
 from smbcrm.ui.context import ShopContext
 from smbcrm.ui.customers.profile_dialog import ProfileDialog
 from smbcrm.ui.item_models.customer_list import COLUMNS, SORTABLE, CustomerListModel
+from smbcrm.ui.tasks import show_error
 from smbcrm.ui.title_page import heading
 
 SEARCH_DELAY_MS = 60
@@ -226,10 +228,18 @@ class CustomersPage(QWidget):
                 self.model.set_ids(ids)
                 self._show_count()
 
+        def failed(error: BaseException) -> None:
+            if query.segment and isinstance(error, UserError):  # the segment was just deleted
+                self.segment_combo.setCurrentIndex(0)
+                self.reload()
+            else:
+                show_error(self, error)
+
         self.context.runner.run(
             lambda progress, cancel: lister.ids(query),
             show_progress=False,
             on_success=show,
+            on_failure=failed,
             parent=self,
         )
 
