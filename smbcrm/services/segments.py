@@ -9,6 +9,8 @@ survives a rename.
 
 from __future__ import annotations
 
+import functools
+import gettext
 import json
 import re
 from dataclasses import dataclass
@@ -18,8 +20,9 @@ from peewee import IntegrityError, SqliteDatabase
 
 from smbcrm.core.dates import utc_now
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import N_, _
+from smbcrm.core.i18n import DOMAIN, LANGUAGES, N_, _
 from smbcrm.core.money import format_money, minor_digits
+from smbcrm.core.paths import LOCALE_DIR
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
 from smbcrm.models.tables import CustomerTag, Segment, SegmentMember
 from smbcrm.services import segment_conditions  # noqa: F401  (registers the condition types)
@@ -282,10 +285,20 @@ def _find(db: SqliteDatabase, name_or_key: str) -> _Found | None:
         return _Found(f"{SAVED_PREFIX}{row.id}", row.name, False, row.kind == "static", row.id,
                       _load_rule(row.rule))  # fmt: skip
     folded = wanted.casefold()
-    for segment in BUILTINS:  # by its name, in the language shown or in English
-        if folded in (_(segment.name).casefold(), segment.name.casefold()):
+    for segment in BUILTINS:  # by its name, in the language shown or any other smbcrm speaks
+        if folded == _(segment.name).casefold() or folded in _names_everywhere(segment.name):
             return _Found(segment.key, _(segment.name), True, False, None, None)
     return None
+
+
+@functools.cache
+def _names_everywhere(name: str) -> frozenset[str]:
+    """A built-in segment's name in every language smbcrm has, case-folded."""
+    names = {name.casefold()}
+    for code in LANGUAGES:
+        catalogue = gettext.translation(DOMAIN, LOCALE_DIR, languages=[code], fallback=True)
+        names.add(catalogue.gettext(name).casefold())
+    return frozenset(names)
 
 
 def _valid_cell(key: str) -> bool:
@@ -550,7 +563,7 @@ def _clean_name(db: SqliteDatabase, name: str, segment_id: int | None) -> str:
         )
     folded = name.casefold()
     for segment in BUILTINS:
-        if folded in (_(segment.name).casefold(), segment.name.casefold(), segment.key):
+        if folded in _names_everywhere(segment.name) or folded == segment.key:
             raise UserError(
                 _("“{name}” is the name of a built-in segment; choose another.").format(name=name)
             )

@@ -441,8 +441,13 @@ def test_built_in_names_are_found_in_spanish_too(shop):
 
     set_language("es")
     names = {s.key: s.name for s in sg.list_segments(shop)}
-    assert sg.segment_customer_ids(shop, names["lapsed"]) == []
+    assert names["lapsed"] == "Inactivos"
+    assert sg.segment_customer_ids(shop, "inactivos") == []
     assert sg.segment_customer_ids(shop, "Lapsed") == []
+    set_language("en")
+    assert sg.segment_customer_ids(shop, "Campeones") == []  # a script written in Spanish
+    with pytest.raises(UserError, match="built-in"):
+        sg.save_segment(shop, "Campeones", rule())
 
 
 def test_freeze_a_segment_as_a_static_list_and_change_it_by_hand(shop):
