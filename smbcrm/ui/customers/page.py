@@ -56,7 +56,11 @@ class CustomersPage(QWidget):
         self.field_combo = QComboBox()  # "Size: M" for choice and yes/no fields
         self.field_combo.setMinimumWidth(130)
         self.segment_combo = QComboBox()  # the customers of one segment (services.segments)
-        self.segment_combo.setMinimumWidth(150)
+        # Sized by a short name, not by the longest segment's, so the row fits a narrow window.
+        self.segment_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.segment_combo.setMinimumContentsLength(18)
         self.email_check = QCheckBox()
         self.phone_check = QCheckBox()
         self.archived_check = QCheckBox()
