@@ -204,17 +204,23 @@ class CompiledRule:
     problems: tuple[Problem, ...]
 
 
+def rule_version(stored: Any) -> int:
+    """The version a stored rule says it has (1 when it says nothing usable)."""
+    version = stored.get("version") if isinstance(stored, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
 def empty_rule() -> dict[str, Any]:
     return {"version": RULE_VERSION, "rule": {"match": "all", "items": []}}
 
 
-def rule_root(stored: dict[str, Any]) -> dict[str, Any]:
-    """The top group of a stored rule (a bare group is accepted too)."""
+def rule_root(stored: Any) -> dict[str, Any] | None:
+    """The top group of a stored rule (a bare group is accepted too); None when unreadable."""
     if isinstance(stored, dict) and isinstance(stored.get("rule"), dict):
         return stored["rule"]
     if isinstance(stored, dict) and "match" in stored:
         return stored
-    return {"match": "all", "items": []}
+    return None
 
 
 def is_group(node: Any) -> bool:
@@ -236,7 +242,7 @@ def compile_rule(
         segment_sql=segment_sql or (lambda key, ctx: None),
         segments_seen=segments_seen,
     )
-    newer = isinstance(stored, dict) and int(stored.get("version", 1) or 1) > RULE_VERSION
+    newer = rule_version(stored) > RULE_VERSION
     if newer:
         ctx.problems.append(
             Problem(
@@ -247,7 +253,11 @@ def compile_rule(
                 ),
             )  # fmt: skip
         )
-    where, params = _node(rule_root(stored), ctx, depth=0)
+    root = rule_root(stored)
+    if root is None:  # never "everyone": a damaged rule must not become a mailing to all
+        where, params = ctx.missing(_("This segment's rule cannot be read; it matches nobody."))
+    else:
+        where, params = _node(root, ctx, depth=0)
     return CompiledRule(where, tuple(params), tuple(ctx.problems))
 
 

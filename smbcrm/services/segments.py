@@ -36,6 +36,7 @@ from smbcrm.services.segment_rules import (
     Sql,
     compile_rule,
     empty_rule,
+    rule_version,
 )
 from smbcrm.services.settings import load_settings, number_locale
 
@@ -580,7 +581,7 @@ def save_segment(
 ) -> int:
     """Create (segment_id None) or change a rule segment; returns its id."""
     stored = dict(rule)
-    stored["version"] = max(RULE_VERSION, int(stored.get("version", RULE_VERSION) or 1))
+    stored["version"] = max(RULE_VERSION, rule_version(stored))
     text = json.dumps(stored, ensure_ascii=False)
     with db.atomic():
         name = _clean_name(db, name, segment_id)

@@ -315,9 +315,13 @@ def test_rules_from_a_newer_version_and_broken_values_open_without_crashing(shop
     assert sg.segment_detail(shop, f"segment-{saved}").rule["rule"]["items"][0]["type"] == (
         "survey_answer"
     )
+    # Unreadable rules match nobody, never everyone: a damaged file must not mail the shop.
+    assert sg.count_rule(shop, {"version": "x", "rule": []}, clock=CLOCK).count == 0
     Segment.update(rule="{not json").where(Segment.id == saved).execute()
-    assert sg.segment_customer_ids(shop, "Del futuro") == [ana]  # unreadable: an empty rule
-    assert [s.count for s in sg.list_segments(shop) if s.name == "Del futuro"] == [1]
+    assert sg.segment_customer_ids(shop, "Del futuro") == []
+    assert [s.count for s in sg.list_segments(shop) if s.name == "Del futuro"] == [0]
+    sg.save_segment(shop, "Todos", rule())  # an empty rule, on purpose: everyone
+    assert sg.segment_customer_ids(shop, "Todos") == [ana]
 
 
 def test_a_segment_that_refers_to_itself_matches_nobody_for_that_part(shop):

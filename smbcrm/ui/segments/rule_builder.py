@@ -47,6 +47,7 @@ from smbcrm.services.segment_rules import (
     is_group,
     problems_by_path,
     rule_root,
+    rule_version,
 )
 
 from smbcrm.ui.context import ShopContext
@@ -438,7 +439,7 @@ class RuleBuilderDialog(QDialog):
         self.version_label.setStyleSheet("color: #c62828;")
         self.version_label.setWordWrap(True)
         self.version_label.hide()
-        self.root = GroupBox(rule_root(stored), self, nested=False)
+        self.root = GroupBox(rule_root(stored) or {"match": "all", "items": []}, self, nested=False)
         self.root.changed.connect(self.schedule_count)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -492,7 +493,7 @@ class RuleBuilderDialog(QDialog):
     # ---- the rule and its live count -------------------------------------------------------------
     def rule(self) -> dict[str, Any]:
         stored = {key: value for key, value in self.stored.items() if key != "rule"}
-        stored["version"] = max(RULE_VERSION, int(self.stored.get("version", 1) or 1))
+        stored["version"] = max(RULE_VERSION, rule_version(self.stored))
         stored["rule"] = self.root.to_json()
         return stored
 
