@@ -492,7 +492,7 @@ class RuleBuilderDialog(QDialog):
 
     # ---- the rule and its live count -------------------------------------------------------------
     def rule(self) -> dict[str, Any]:
-        stored = {key: value for key, value in self.stored.items() if key != "rule"}
+        stored = {k: v for k, v in self.stored.items() if k not in ("rule", "unreadable")}
         stored["version"] = max(RULE_VERSION, rule_version(self.stored))
         stored["rule"] = self.root.to_json()
         return stored
