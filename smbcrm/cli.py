@@ -27,6 +27,7 @@ from smbcrm.services import (
     exporting,
     importing,
     mail_templates,
+    segments,
 )
 from smbcrm.services.demo import create_demo_shop
 from smbcrm.services.shop import open_shop
@@ -135,11 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
         if what == "customers":
             sub.add_argument("--search", default="", help=_("only customers matching this text"))
             sub.add_argument("--tag", help=_("only customers with this tag"))
+            sub.add_argument("--segment", help=_("only the customers of this segment"))
         if what != "shop":
             sub.add_argument(
                 "--semicolon", action="store_true", help=_("CSV with ; between fields")
             )
         sub.add_argument("--json", action="store_true", help=_("print one JSON object"))
+
+    segment_list = commands.add_parser("segments", help=_("every segment with its customers now"))
+    segment_list.add_argument("--json", action="store_true", help=_("print one JSON object"))
 
     history = commands.add_parser("imports", help=_("list past imports, newest first"))
     history.add_argument("--json", action="store_true", help=_("print one JSON object"))
@@ -334,12 +339,23 @@ def _command_export(db: ShopDatabase, args: argparse.Namespace, bar: TextProgres
             if not found:
                 raise UserError(_("There is no tag called “{tag}”.").format(tag=args.tag))
             tags = tuple(found)
-        query = customers.CustomerQuery(text=args.search, tag_ids=tags)
+        query = customers.CustomerQuery(text=args.search, tag_ids=tags, segment=args.segment or "")
         count = exporting.export_customers(
             db, args.file, query=query, delimiter=delimiter, progress=bar
         )
     text = _("Exported to {path}").format(path=args.file)
     return {"path": str(args.file), "rows": count}, text, EXIT_OK
+
+
+def _command_segments(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
+    found = segments.list_segments(db)
+    rows = [
+        {"name": s.name, "count": s.count, "key": s.key, "builtin": s.builtin, "static": s.static}
+        for s in found
+    ]
+    width = max((len(s.name) for s in found), default=0)
+    lines = [f"{s.name:<{width}}  {s.count:>8}" for s in found]
+    return {"segments": rows}, "\n".join(lines), EXIT_OK
 
 
 def _command_imports(db: ShopDatabase, args: argparse.Namespace, bar: TextProgress):
@@ -493,6 +509,7 @@ COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str, int]]] = {
     "search": _command_search,
     "import": _command_import,
     "export": _command_export,
+    "segments": _command_segments,
     "imports": _command_imports,
     "undo-import": _command_undo_import,
     "account": _command_account,

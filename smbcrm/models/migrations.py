@@ -59,6 +59,10 @@ def _undoable_imports(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v3.sql")
 
 
+def _segments(db: SqliteDatabase) -> None:
+    _run_script(db, "schema_v4.sql")
+
+
 def _email_campaigns(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v5.sql")
 
@@ -69,6 +73,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "customer search, totals, custom fields, consent, merges", _customers_search_and_history
     ),
     Migration(3, "undoable imports, saved mappings", _undoable_imports),
+    Migration(4, "segments and static lists", _segments),
     Migration(5, "email accounts, templates, campaigns, outbox", _email_campaigns),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

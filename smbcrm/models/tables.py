@@ -197,6 +197,27 @@ class DuplicateDismissal(BaseModel):
         primary_key = CompositeKey("first", "second")
 
 
+class Segment(BaseModel):
+    """A saved segment: a rule (versioned JSON, see services.segment_rules) or a static list."""
+
+    name = TextField(unique=True)
+    kind = TextField()  # rule | static
+    rule = TextField(default="{}")
+    created_at = DateTimeField(default=utc_now)
+    updated_at = DateTimeField(default=utc_now)
+
+
+class SegmentMember(BaseModel):
+    """A customer on a static list."""
+
+    segment = ForeignKeyField(Segment, on_delete="CASCADE", backref="members")
+    customer = ForeignKeyField(Customer, on_delete="CASCADE", backref="segment_memberships")
+    added_at = DateTimeField(default=utc_now)
+
+    class Meta:
+        primary_key = CompositeKey("segment", "customer")
+
+
 class EmailAccount(BaseModel):
     """An SMTP account of the shop; its password lives in the OS keyring, never here."""
 
@@ -283,6 +304,8 @@ ALL_TABLES = (
     ImportBatch,
     ImportChange,
     SavedMapping,
+    Segment,
+    SegmentMember,
     EmailAccount,
     AccountSend,
     MailTemplate,

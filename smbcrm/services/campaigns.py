@@ -39,6 +39,7 @@ from smbcrm.services.email_accounts import AccountInfo, password_for
 from smbcrm.services.email_accounts import account as load_account
 from smbcrm.services.mail_templates import Recipient, RecipientRenderer
 from smbcrm.services.privacy import email_hash
+from smbcrm.services.segments import segment_sql
 from smbcrm.services.settings import load_settings
 
 OUTBOX_STATES = ("queued", "sending", "sent", "deferred", "failed", "uncertain", "suppressed")
@@ -188,10 +189,6 @@ def audience_sql(db: SqliteDatabase, audience: str) -> tuple[str, tuple]:
             (found[0],),
         )
     if kind == "segment" and value.strip():
-        try:
-            from smbcrm.services.segments import segment_sql
-        except ImportError as error:  # segments arrive with their own issue
-            raise UserError(_("Segments are not available in this version.")) from error
         sql, params = segment_sql(db, value.strip())
         return f"SELECT id FROM customer WHERE {active} AND id IN ({sql})", tuple(params)
     if kind == "customers" and value.strip():

@@ -483,6 +483,7 @@ class CustomerQuery:
     field_value: str = ""
     sort: str = ""  # "" = best match when searching, else name
     descending: bool = False
+    segment: str = ""  # a segment's key or name (services.segments); "" = any
 
 
 MIN_PHONE_DIGITS = 3
@@ -604,6 +605,13 @@ def customer_ids(db: SqliteDatabase, query: CustomerQuery) -> list[int]:
             "AND v.field_id = ? AND v.value = ?)"
         )
         params.extend((query.field_id, query.field_value))
+    if query.segment:
+        # Imported here: segments builds on this module (names, tags).
+        from smbcrm.services.segments import segment_sql
+
+        sql, segment_params = segment_sql(db, query.segment)
+        where.append(f"c.id IN ({sql})")
+        params.extend(segment_params)
     if not order:
         order = SORTS.get(query.sort or "name", SORTS["name"]).format(
             dir="DESC" if query.descending else "ASC"

@@ -48,7 +48,27 @@ SPECS = {
         SettingSpec(
             "marketing_emails_per_week", 2, N_("Promotional emails a customer may get per week")
         ),
+        # Segments (services.segments): the built-in segments and value tiers.
+        SettingSpec("segment_new_days", 30, N_("New: first purchase within (days)")),
+        SettingSpec("segment_active_days", 90, N_("Active: bought within (days)")),
+        SettingSpec("segment_lapsed_days", 180, N_("Lapsed: no purchase in (days)")),
+        SettingSpec("segment_top_percent", 10, N_("Top customers: best (percent)")),
+        # 12-month spend, in whole units of the shop's currency.
+        SettingSpec("tier_silver", 250_000, N_("Silver: 12-month spend from")),
+        SettingSpec("tier_gold", 500_000, N_("Gold: 12-month spend from")),
+        SettingSpec("tier_platinum", 1_000_000, N_("Platinum: 12-month spend from")),
     )
+}
+# Whole numbers, each with the range that makes sense for it.
+INTEGER_RANGES = {
+    "marketing_emails_per_week": (0, MAX_WEEKLY_EMAILS),
+    "segment_new_days": (1, 3650),
+    "segment_active_days": (1, 3650),
+    "segment_lapsed_days": (1, 3650),
+    "segment_top_percent": (1, 100),
+    "tier_silver": (0, 10**12),
+    "tier_gold": (0, 10**12),
+    "tier_platinum": (0, 10**12),
 }
 
 
@@ -105,15 +125,16 @@ def _validate(key: str, value: Any) -> Any:
         raise UserError(_("smbcrm does not know the language “{code}”.").format(code=value))
     elif key in ("welcome_done", "is_demo"):
         value = bool(value)
-    elif key == "marketing_emails_per_week":
+    elif key in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[key]
         try:
             value = int(value)
         except (TypeError, ValueError):
-            value = -1
-        if not 0 <= value <= MAX_WEEKLY_EMAILS:
+            value = None
+        if value is None or not low <= value <= high:
             raise UserError(
-                _("A customer may get between 0 and {limit} promotional emails a week.").format(
-                    limit=MAX_WEEKLY_EMAILS
+                _("{setting} must be a whole number from {low} to {high}.").format(
+                    setting=_(SPECS[key].label), low=low, high=high
                 )
             )
     return value
@@ -136,4 +157,5 @@ def save_settings(db: SqliteDatabase, **values: Any) -> None:
 
 
 def shop_profile(db: SqliteDatabase) -> ShopProfile:
-    return ShopProfile(**load_settings(db))
+    values = load_settings(db)
+    return ShopProfile(**{name: values[name] for name in ShopProfile.__dataclass_fields__})

@@ -38,6 +38,7 @@ from smbcrm.ui.language import apply_language
 from smbcrm.ui.messages.page import MessagesPage
 from smbcrm.ui.reports.page import ReportsPage
 from smbcrm.ui.restore_dialog import RestoreDialog
+from smbcrm.ui.segments.page import SegmentsPage
 from smbcrm.ui.settings.page import SettingsPage
 from smbcrm.ui.tasks import TaskRunner
 from smbcrm.ui.title_page import TitlePage
@@ -48,10 +49,6 @@ DEMO_CUSTOMERS = 2_000
 
 def _page_texts() -> dict[str, tuple[Callable[[], str], Callable[[], str]]]:
     return {
-        "segments": (
-            lambda: _("Segments"),
-            lambda: _("Groups of customers by what they buy, how often, how much and where."),
-        ),
         "messages": (
             lambda: _("Messages"),
             lambda: _("Personal emails to your customers, sent from your own account."),
@@ -90,6 +87,10 @@ class MainWindow(QMainWindow):
         for key in self.PAGES:
             if key == "customers":
                 page: QWidget = CustomersPage(context)
+            elif key == "segments":
+                page = SegmentsPage(context)
+                page.show_customers.connect(self.show_segment_customers)
+                page.changed.connect(lambda: self.pages["customers"].refresh())
             elif key == "reports":
                 page = ReportsPage(context)
             elif key == "messages":
@@ -227,6 +228,11 @@ class MainWindow(QMainWindow):
 
     def show_page(self, index: int) -> None:
         self.navigation.setCurrentRow(index)
+
+    def show_segment_customers(self, key: str, name: str) -> None:
+        """The Customers page, showing only the customers of a segment."""
+        self.pages["customers"].show_segment(key, name)
+        self.show_page(self.PAGES.index("customers"))
 
     def current_page_key(self) -> str:
         return self.PAGES[self.stack.currentIndex()]

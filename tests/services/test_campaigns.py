@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 
 import pytest
@@ -13,14 +13,28 @@ import pytest
 from smbcrm.core.dates import utc_now
 from smbcrm.core.errors import UserError
 from smbcrm.core.progress import CancelToken
-from smbcrm.models.tables import AccountSend, Campaign, EmailAccount, OutboxMessage, Suppression
+from smbcrm.models.tables import (
+    AccountSend,
+    Campaign,
+    Customer,
+    EmailAccount,
+    OutboxMessage,
+    Suppression,
+)
 from smbcrm.services import campaigns
 from smbcrm.services.customers import unsubscribe
 from smbcrm.services.email_accounts import AccountForm, save_account
 from smbcrm.services.privacy import email_hash, erase_customer
 from smbcrm.services.settings import save_settings
 from smbcrm.services.timeline import timeline
-from tests.conftest import MemoryPasswords, make_account, make_campaign, make_customer, queue
+from tests.conftest import (
+    MemoryPasswords,
+    make_account,
+    make_campaign,
+    make_customer,
+    make_purchase,
+    queue,
+)
 
 
 def customers(count: int, **fields) -> list[int]:
@@ -326,6 +340,20 @@ def test_audiences(shop, mail_server):
     for wrong in ("tag:nobody", "everyone", "customers:x"):
         with pytest.raises(UserError):
             campaigns.audience_ids(shop, wrong)
+
+
+def test_a_segment_is_an_audience_evaluated_when_the_campaign_is_queued(shop, mail_server):
+    new_customer, old_customer = customers(2)
+    make_purchase(Customer.get_by_id(new_customer), when=datetime.now() - timedelta(days=3))
+    account = make_account(shop, mail_server)
+    campaign = make_campaign(shop, account, audience="segment:new")
+    assert campaigns.audience_ids(shop, "segment:new") == [new_customer]
+    make_purchase(Customer.get_by_id(old_customer), when=datetime.now() - timedelta(days=1))
+    queue(shop, campaign)  # evaluated now, not when the campaign was created
+    send(shop, campaign)
+    assert sorted(recipients(mail_server)) == ["c0@example.com", "c1@example.com"]
+    with pytest.raises(UserError):
+        campaigns.audience_ids(shop, "segment:no such segment")
 
 
 def test_a_template_error_for_one_customer_fails_that_message_alone(shop, mail_server):

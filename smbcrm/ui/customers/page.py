@@ -20,13 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, ngettext
 from smbcrm.services.custom_fields import FieldInfo, list_fields
 from smbcrm.services.customers import CustomerLister, CustomerQuery, TagInfo, list_tags
+from smbcrm.services.segments import segment_choices
 
 from smbcrm.ui.context import ShopContext
 from smbcrm.ui.customers.profile_dialog import ProfileDialog
 from smbcrm.ui.item_models.customer_list import COLUMNS, SORTABLE, CustomerListModel
+from smbcrm.ui.tasks import show_error
 from smbcrm.ui.title_page import heading
 
 SEARCH_DELAY_MS = 60
@@ -42,6 +45,7 @@ class CustomersPage(QWidget):
         self.dialogs: dict[int | None, ProfileDialog] = {}
         self._tags: list[TagInfo] = []
         self._fields: list[FieldInfo] = []
+        self._segments: tuple[tuple[str, str], ...] = ()
 
         self.title_label = heading()
         self.search_edit = QLineEdit()
@@ -51,6 +55,12 @@ class CustomersPage(QWidget):
         self.tag_combo.setMinimumWidth(150)
         self.field_combo = QComboBox()  # "Size: M" for choice and yes/no fields
         self.field_combo.setMinimumWidth(130)
+        self.segment_combo = QComboBox()  # the customers of one segment (services.segments)
+        # Sized by a short name, not by the longest segment's, so the row fits a narrow window.
+        self.segment_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.segment_combo.setMinimumContentsLength(18)
         self.email_check = QCheckBox()
         self.phone_check = QCheckBox()
         self.archived_check = QCheckBox()
@@ -96,12 +106,14 @@ class CustomersPage(QWidget):
             check.toggled.connect(lambda _on: self.reload())
         self.tag_combo.activated.connect(lambda _index: self.reload())
         self.field_combo.activated.connect(lambda _index: self.reload())
+        self.segment_combo.activated.connect(lambda _index: self.reload())
         self.new_button.clicked.connect(self.new_customer)
 
         filters = QHBoxLayout()
         filters.addWidget(self.search_edit, 2)
         filters.addWidget(self.tag_combo, 1)
         filters.addWidget(self.field_combo, 1)
+        filters.addWidget(self.segment_combo, 1)
         filters.addWidget(self.email_check)
         filters.addWidget(self.phone_check)
         filters.addWidget(self.archived_check)
@@ -127,13 +139,34 @@ class CustomersPage(QWidget):
         self.new_button.setToolTip(QKeySequence(QKeySequence.StandardKey.New).toString())
         self._fill_tags(self._tags)
         self._fill_fields(self._fields)
+        self._fill_segments(self._segments)
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         self._show_count()
 
-    def _filters_loaded(self, loaded: tuple[list[TagInfo], list[FieldInfo]]) -> None:
-        tags, fields = loaded
+    def _filters_loaded(self, loaded) -> None:
+        tags, fields, segments = loaded
         self._fill_tags(tags)
         self._fill_fields(fields)
+        self._fill_segments(segments)
+
+    def _fill_segments(self, segments: tuple[tuple[str, str], ...]) -> None:
+        chosen = self.segment_combo.currentData()
+        chosen_name = self.segment_combo.currentText()
+        self._segments = segments
+        self.segment_combo.clear()
+        self.segment_combo.addItem(_("All segments"), "")
+        for key, name in segments:
+            self.segment_combo.addItem(name, key)
+        if chosen and chosen.startswith("rfm_cell_") and self.segment_combo.findData(chosen) < 0:
+            self.segment_combo.addItem(chosen_name, chosen)  # e.g. a cell of the RFM grid
+        self.segment_combo.setCurrentIndex(max(0, self.segment_combo.findData(chosen)))
+
+    def show_segment(self, key: str, name: str) -> None:
+        """Show only the customers of a segment (from the Segments page)."""
+        if self.segment_combo.findData(key) < 0:
+            self.segment_combo.addItem(name, key)
+        self.segment_combo.setCurrentIndex(self.segment_combo.findData(key))
+        self.reload()
 
     def _fill_tags(self, tags: list[TagInfo]) -> None:
         chosen = self.tag_combo.currentData()
@@ -174,6 +207,7 @@ class CustomersPage(QWidget):
             archived=self.archived_check.isChecked(),
             sort=self.sort,
             descending=self.descending,
+            segment=self.segment_combo.currentData() or "",
         )
 
     def refresh(self) -> None:
@@ -181,7 +215,7 @@ class CustomersPage(QWidget):
         self.lister.invalidate()
         db = self.context.db
         self.context.runner.run(
-            lambda progress, cancel: (list_tags(db), list_fields(db)),
+            lambda progress, cancel: (list_tags(db), list_fields(db), segment_choices(db)),
             show_progress=False,
             on_success=self._filters_loaded,
             parent=self,
@@ -198,10 +232,18 @@ class CustomersPage(QWidget):
                 self.model.set_ids(ids)
                 self._show_count()
 
+        def failed(error: BaseException) -> None:
+            if query.segment and isinstance(error, UserError):  # the segment was just deleted
+                self.segment_combo.setCurrentIndex(0)
+                self.reload()
+            else:
+                show_error(self, error)
+
         self.context.runner.run(
             lambda progress, cancel: lister.ids(query),
             show_progress=False,
             on_success=show,
+            on_failure=failed,
             parent=self,
         )
 

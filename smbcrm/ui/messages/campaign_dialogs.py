@@ -23,6 +23,7 @@ from smbcrm.services import campaigns
 from smbcrm.services.customers import list_tags
 from smbcrm.services.email_accounts import list_accounts
 from smbcrm.services.mail_templates import list_templates
+from smbcrm.services.segments import segment_choices
 
 from smbcrm.ui.context import ShopContext
 from smbcrm.ui.tasks import show_error
@@ -31,11 +32,7 @@ PROBLEM_ROWS_SHOWN = 500
 
 
 def _segment_names(db) -> list[str]:
-    try:
-        from smbcrm.services.segments import list_segments
-    except ImportError:  # segments arrive with their own issue
-        return []
-    return [segment.name for segment in list_segments(db)]
+    return [name for _key, name in segment_choices(db)]
 
 
 class NewCampaignDialog(QDialog):
