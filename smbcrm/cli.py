@@ -473,7 +473,7 @@ def _command_campaign(db: ShopDatabase, args: argparse.Namespace, bar: TextProgr
             audience=args.audience, subject=args.subject,
         )  # fmt: skip
         text = _("Campaign “{name}” is ready: {audience}. Send it with: campaign send").format(
-            name=info.name, audience=campaigns.audience_label(info.audience)
+            name=info.name, audience=campaigns.audience_label(info.audience, db)
         )
         return {"campaign": info.name, "id": info.id}, text, EXIT_OK
     info = campaigns.find_campaign(db, args.name)

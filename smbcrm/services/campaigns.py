@@ -39,7 +39,7 @@ from smbcrm.services.email_accounts import AccountInfo, password_for
 from smbcrm.services.email_accounts import account as load_account
 from smbcrm.services.mail_templates import Recipient, RecipientRenderer
 from smbcrm.services.privacy import email_hash
-from smbcrm.services.segments import segment_sql
+from smbcrm.services.segments import segment_choices, segment_sql
 from smbcrm.services.settings import load_settings
 
 OUTBOX_STATES = ("queued", "sending", "sent", "deferred", "failed", "uncertain", "suppressed")
@@ -155,8 +155,11 @@ class SendOutcome:
 # Campaigns
 
 
-def audience_label(audience: str) -> str:
+def audience_label(audience: str, db: SqliteDatabase | None = None) -> str:
+    """The audience in words; with the shop at hand a segment's key becomes its name."""
     kind, _sep, value = audience.partition(":")
+    if kind == "segment" and db is not None:
+        value = dict(segment_choices(db)).get(value, value)
     if kind == "all":
         return _("All customers")
     if kind == "tag":

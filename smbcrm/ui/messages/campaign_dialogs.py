@@ -76,7 +76,9 @@ class NewCampaignDialog(QDialog):
         form = QFormLayout()
         form.addRow(_("&Name:"), self.name_edit)
         form.addRow(_("&Template:"), self.template_combo)
-        form.addRow(_("&Who gets it:"), audience)
+        audience_label = QLabel(_("&Who gets it:"))
+        audience_label.setBuddy(self.audience_combo)
+        form.addRow(audience_label, audience)
         form.addRow(_("Send &from:"), self.account_combo)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

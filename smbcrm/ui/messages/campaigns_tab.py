@@ -111,7 +111,7 @@ class CampaignsTab(QWidget):
             if info.id in self.sending:
                 state = _("Sending now")
             cells = (
-                info.name, campaigns.audience_label(info.audience), state,
+                info.name, campaigns.audience_label(info.audience, self.context.db), state,
                 str(info.counts.get("sent", 0)), str(info.counts.get("failed", 0)),
                 str(info.remaining), self._notes(info),
             )  # fmt: skip

@@ -43,6 +43,7 @@ class TemplatesTab(QWidget):
         self._preview_generation = 0
 
         self.template_list = QListWidget()
+        self.template_list.setWordWrap(True)
         self.template_list.currentItemChanged.connect(self._chosen)
         self.new_button = QPushButton()
         self.ready_button = QPushButton()
@@ -64,7 +65,7 @@ class TemplatesTab(QWidget):
         self.body_edit = QPlainTextEdit()
         self.body_edit.setTabChangesFocus(True)
         self.fields_list = QListWidget()
-        self.fields_list.setMaximumWidth(260)
+        self.fields_list.setMaximumWidth(240)
         self.fields_list.itemActivated.connect(self._insert_field)
         self.fields_label = QLabel()
         self.fields_label.setWordWrap(True)
@@ -121,7 +122,7 @@ class TemplatesTab(QWidget):
         splitter.addWidget(preview_widget)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 2)
-        splitter.setSizes([180, 560, 380])
+        splitter.setSizes([230, 540, 360])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(splitter)
@@ -141,7 +142,7 @@ class TemplatesTab(QWidget):
         self.name_label.setText(_("&Name:"))
         self.subject_label.setText(_("S&ubject:"))
         self.marketing_box.setText(
-            _("A promotion: only for customers who agreed, with an unsubscribe line")
+            _("Promotion (only to those who agreed; adds an unsubscribe line)")
         )
         self.fields_label.setText(_("Double-click to insert a field:"))
         self.save_button.setText(_("&Save template"))
@@ -153,9 +154,10 @@ class TemplatesTab(QWidget):
         db = self.context.db
         self.fields_list.clear()
         for field in mail_templates.merge_fields(db):
-            item = QListWidgetItem(f"{field.label}  {field.placeholder}")
+            item = QListWidgetItem(field.label)
             item.setData(Qt.ItemDataRole.UserRole, field.placeholder)
-            item.setToolTip(field.example)
+            example = _("Example: {value}").format(value=field.example) if field.example else ""
+            item.setToolTip(f"{field.placeholder}\n{example}".strip())
             self.fields_list.addItem(item)
         for snippet, label in mail_templates.SNIPPETS:
             item = QListWidgetItem(_(label))
