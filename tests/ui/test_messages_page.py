@@ -115,3 +115,16 @@ def test_a_campaign_is_created_checked_and_sent(shop, open_window, qtbot, passwo
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: tab.table.item(0, 2).text() == "Finished")
     assert tab.table.item(0, 3).text() == "3"
+
+
+def test_a_campaign_left_sending_goes_on_when_the_window_opens(
+    shop, open_window, qtbot, passwords, mail_server
+):
+    from tests.conftest import make_campaign, queue
+
+    ready(shop)
+    queue(shop, make_campaign(shop, make_account(shop, mail_server)))
+    window = open_window(shop)
+    window.pages["messages"].campaigns.resume_waiting_campaigns()
+    qtbot.waitUntil(lambda: len(mail_server.received) == 3, timeout=20_000)
+    wait_idle(qtbot, window)

@@ -38,6 +38,7 @@ COLUMNS = (
     lambda: _("Notes"),
 )
 MAX_TIMER_MS = 24 * 3600 * 1000
+RESUME_AFTER_START_MS = 3000
 
 
 class _Progress(QObject):
@@ -90,6 +91,8 @@ class CampaignsTab(QWidget):
         self.progress = _Progress(self)
         self.progress.changed.connect(self._progress)
         self.retranslate()
+        # The outbox goes on by itself after a restart, like a mail program's.
+        QTimer.singleShot(RESUME_AFTER_START_MS, self, self.resume_waiting_campaigns)
 
     def retranslate(self) -> None:
         self.new_button.setText(_("&New campaign…"))
@@ -270,6 +273,20 @@ class CampaignsTab(QWidget):
                 time=to_local(moment).strftime("%H:%M")
             )
         )
+
+    def resume_waiting_campaigns(self) -> None:
+        """Campaigns left sending when smbcrm closed go on, when their password is at hand
+        (never a password prompt at start-up; Resume asks for it)."""
+        db, store = self.context.db, password_store()
+        for info in campaigns.list_campaigns(db):
+            if info.state != "queued" or info.id in self.sending or info.account_id is None:
+                continue
+            if not (info.counts.get("queued") or info.counts.get("deferred")):
+                continue
+            account = load_account(db, info.account_id)
+            if account.username and not store.get(account.password_key):
+                continue
+            self.start_sending(info.id)
 
     def pause(self) -> None:
         info = self.selected()
