@@ -212,33 +212,42 @@ def _folded(name: str, value: str) -> str:
     return "\r\n ".join(out)
 
 
+_BOUNDARY = re.compile(r'boundary="([^"]+)"')
+
+
 def message_bytes(message: Message) -> bytes | None:
     """The wire form of a message built by compose_message, written directly (the email
     package's generator re-encodes every header and costs most of a send); None for any other
-    message, which the caller then flattens the usual way."""
-    if message.policy is not compat32 or not message.is_multipart():
+    message, which the caller then flattens the usual way. Reads the compat32 message's own
+    header list and payload, as its generator does."""
+    headers = getattr(message, "_headers", None)
+    parts = getattr(message, "_payload", None)
+    if message.policy is not compat32 or headers is None or not isinstance(parts, list):
         return None
-    boundary = message.get_boundary()
-    parts = message.get_payload()
     lines = []
-    for name, value in message.items():
+    boundary = None
+    for name, value in headers:
         if not isinstance(value, str) or not value.isascii() or _CONTROL.search(value):
             return None
         if name == "Content-Type":
-            value = f'{value}; boundary="{boundary}"' if "boundary" not in value else value
+            found = _BOUNDARY.search(value)
+            boundary = found.group(1) if found else None
         lines.append(_folded(name, value))
+    if boundary is None:
+        return None
     body = []
     for part in parts:
-        payload = part.get_payload()
-        if part.is_multipart() or not isinstance(payload, str) or not payload.isascii():
+        payload = getattr(part, "_payload", None)
+        part_headers = getattr(part, "_headers", None)
+        if not isinstance(payload, str) or not payload.isascii() or part_headers is None:
             return None
-        headers = [f"{name}: {value}" for name, value in part.items()]
-        if not all(isinstance(v, str) and v.isascii() for v in part.values()):
+        if not all(isinstance(value, str) and value.isascii() for _name, value in part_headers):
             return None
-        body.append(f"--{boundary}\r\n" + "\r\n".join(headers) + "\r\n\r\n"
-                    + payload.replace("\r\n", "\n").replace("\n", "\r\n"))  # fmt: skip
-    text = "\r\n".join(lines) + "\r\n\r\n" + "".join(body) + f"--{boundary}--\r\n"
-    return text.encode("ascii")
+        head = "\r\n".join(f"{name}: {value}" for name, value in part_headers)
+        text = payload.replace("\r\n", "\n").replace("\n", "\r\n")
+        body.append(f"--{boundary}\r\n{head}\r\n\r\n{text}")
+    wire = "\r\n".join(lines) + "\r\n\r\n" + "".join(body) + f"--{boundary}--\r\n"
+    return wire.encode("ascii")
 
 
 def _text_part(text: str, subtype: str) -> Message:
