@@ -700,9 +700,14 @@ def _eta_text(done: int, total: int, started: float) -> str:
     seconds = (total - done) * elapsed / done
     if seconds < 90:
         return _("less than 2 minutes left")
+    finish = _local_text(utc_now() + timedelta(seconds=seconds))
     if seconds < 5400:
-        return _("about {minutes} minutes left").format(minutes=round(seconds / 60))
-    return _("about {hours} hours left").format(hours=round(seconds / 3600))
+        return _("about {minutes} minutes left, done about {time}").format(
+            minutes=round(seconds / 60), time=finish
+        )
+    return _("about {hours} hours left, done about {time}").format(
+        hours=round(seconds / 3600), time=finish
+    )
 
 
 class _Lookahead:
@@ -1092,6 +1097,9 @@ class _Sender:
             text += " · " + ngettext("{count} failed", "{count} failed", self.failed).format(
                 count=self.failed
             )
+        remaining = self.total - self.done - self.failed
+        if remaining > 0:
+            text += " · " + _("{count} to go").format(count=remaining)
         if eta:
             text += " · " + eta
         self.progress(self.done + self.failed, self.total, text)
