@@ -6,14 +6,15 @@
 #
 #   sh packaging/linux/smoke.sh        needs root or sudo (apt-get install/remove); ~2-3 minutes
 #
-# SMBCRM_BUNDLE_LIMIT_MB (default 170) fails the run when the bundle grows past it.
+# SMBCRM_BUNDLE_LIMIT_MB (default 180) fails the run when the bundle grows past it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 . packaging/lib.sh
 
 smoke_started=$(now)
-limit_mb=${SMBCRM_BUNDLE_LIMIT_MB:-170}
+# 170 until the keyring came: its Secret Service backend needs cryptography (14 MB) on Linux.
+limit_mb=${SMBCRM_BUNDLE_LIMIT_MB:-180}
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/smbcrm-smoke.XXXXXX")
 passed=0
