@@ -6,6 +6,7 @@ the shop. What the customer bought recently is left out, and archived products n
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -156,9 +157,10 @@ class Recommender:
         for rank_of_category, (category, _n) in enumerate(categories.most_common(2)):
             for product, score in self._category_scores.get(category, {}).items():
                 scores[product] += score / (1 + rank_of_category)
-        picks = [
-            product
-            for product, _score in sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        candidates = (
+            (score, product)
+            for product, score in scores.items()
             if product not in recent and product in self._products
-        ]
-        return [self._products[product] for product in picks[:count]]
+        )
+        best = heapq.nsmallest(count, candidates, key=lambda item: (-item[0], item[1]))
+        return [self._products[product] for _score, product in best]
