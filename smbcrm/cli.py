@@ -488,9 +488,16 @@ def _command_campaign(db: ShopDatabase, args: argparse.Namespace, bar: TextProgr
         check = campaigns.check_campaign(db, info.id, progress=bar)
         lines.append(check.summary())
         campaigns.queue_campaign(db, check)
-    outcome = campaigns.send_campaign(
-        db, info.id, passwords=CommandLinePasswords(), progress=bar, max_wait=120.0
-    )
+    try:
+        outcome = campaigns.send_campaign(
+            db, info.id, passwords=CommandLinePasswords(), progress=bar, max_wait=120.0
+        )
+    except KeyboardInterrupt:  # Ctrl+C: what went stays sent; the next run goes on from there
+        outcome = campaigns.SendOutcome(
+            "stopped",
+            campaigns.counts(db, info.id),
+            _("Stopped. Messages already sent stay sent; run campaign send again to go on."),
+        )
     info = campaigns.campaign(db, info.id)
     lines += [_status_text(info), outcome.message]
     figures = {**_status_figures(outcome.counts), "state": outcome.state}
