@@ -127,6 +127,7 @@ class CampaignCheck:
     problems: tuple[RecipientProblem, ...]
     counts: dict[str, int]  # problem kind -> recipients
     example: RenderedMail | None  # the first recipient's message
+    recipient_ids: tuple[int, ...] = ()  # the audience as checked
 
     @property
     def blocked(self) -> int:
@@ -387,7 +388,9 @@ def check_campaign(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             progress(done, len(ids), _("Checking every message…"))
-    return CampaignCheck(campaign_id, len(ids), sendable, tuple(problems), tally, example)
+    return CampaignCheck(
+        campaign_id, len(ids), sendable, tuple(problems), tally, example, tuple(ids)
+    )
 
 
 def _with_recent(
@@ -416,7 +419,10 @@ def queue_campaign(db: SqliteDatabase, check: CampaignCheck) -> CampaignInfo:
     Recipients with a blocking problem get a 'suppressed' (or, for a template error, 'failed')
     row with the reason, so the campaign's report and their timelines say why."""
     blocked = {p.customer_id: p for p in check.problems if p.kind not in WARNINGS}
-    ids = audience_ids(db, campaign(db, check.campaign_id).audience)
+    # The customers the owner saw checked, less any who left the audience since (archived,
+    # erased, merged): nobody unchecked is added.
+    still_there = set(audience_ids(db, campaign(db, check.campaign_id).audience))
+    ids = [customer_id for customer_id in check.recipient_ids if customer_id in still_there]
     now = utc_now()
     with db.atomic():
         row = Campaign.get_or_none(Campaign.id == check.campaign_id)
@@ -425,11 +431,8 @@ def queue_campaign(db: SqliteDatabase, check: CampaignCheck) -> CampaignInfo:
         if row.state != "draft":
             raise UserError(_("This campaign is already in the outbox."))
         subject, body = _text_of(row)
-        checked = {p.customer_id for p in check.problems} | set(ids)
         rows = []
         for customer_id in ids:
-            if customer_id not in checked:
-                continue
             problem = blocked.get(customer_id)
             if problem is None:
                 rows.append((check.campaign_id, customer_id, "queued", "", now))

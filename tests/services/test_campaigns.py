@@ -390,3 +390,14 @@ def test_account_fields_are_checked(shop):
                    {"from_name": "Tienda\r\nBcc: x@y.z"}, {"per_day": -1}):  # fmt: skip
         with pytest.raises(UserError):
             save_account(shop, AccountForm(**{**base, "name": "Otra", **change}))
+
+
+def test_only_the_customers_the_owner_saw_checked_are_queued(shop, mail_server):
+    customers(2)
+    account = make_account(shop, mail_server)
+    campaign = make_campaign(shop, account)
+    check = campaigns.check_campaign(shop, campaign.id)
+    make_customer(email="late@example.com", email_consent="granted")  # joined after the check
+    campaigns.queue_campaign(shop, check)
+    send(shop, campaign)
+    assert sorted(recipients(mail_server)) == ["c0@example.com", "c1@example.com"]
