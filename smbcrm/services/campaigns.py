@@ -554,10 +554,10 @@ def recover_interrupted(db: SqliteDatabase, campaign_id: int) -> int:
     with db.atomic():
         db.execute_sql(
             "UPDATE outbox_message SET state = CASE WHEN attempts > 1 THEN 'deferred' "
-            "ELSE 'queued' END, attempts = attempts - 1, next_attempt_at = NULL, updated_at = ? "
+            "ELSE 'queued' END, attempts = attempts - 1, next_attempt_at = ?, updated_at = ? "
             "WHERE campaign_id = ? AND state = 'sending' AND handed_over = 0 "
             "AND claimed_boot = ?",
-            (now, campaign_id, boot),
+            (now, now, campaign_id, boot),
         )
         cursor = db.execute_sql(
             "UPDATE outbox_message SET state = 'uncertain', reason = ?, updated_at = ? "
@@ -897,7 +897,7 @@ class _Sender:
             rows = self.db.execute_sql(
                 "SELECT id, customer_id, attempts + 1 FROM outbox_message "
                 "WHERE campaign_id = ? AND (state = 'queued' OR (state = 'deferred' "
-                "AND next_attempt_at <= ?)) ORDER BY id LIMIT ?",
+                "AND COALESCE(next_attempt_at, '') <= ?)) ORDER BY id LIMIT ?",
                 (self.campaign_id, str(now), how_many),
             ).fetchall()
             if rows:
@@ -918,7 +918,7 @@ class _Sender:
                 "WHERE campaign_id = ? AND state = 'deferred'",
                 (self.campaign_id,),
             ).fetchone()
-            moment = datetime.fromisoformat(str(next_at))
+            moment = datetime.fromisoformat(str(next_at)) if next_at else utc_now()
             return self._wait_until(
                 moment,
                 reason=_(

@@ -250,6 +250,14 @@ def test_a_crash_leaves_rows_that_tell_the_truth(shop, mail_server):
     assert [OutboxMessage.get_by_id(r.id).state for r in rows] == [
         "uncertain", "queued", "uncertain", "queued"]  # fmt: skip
     assert OutboxMessage.get_by_id(rows[1].id).attempts == 0
+    # A message that had been tried before goes back to 'will try again', due now.
+    OutboxMessage.update(state="sending", claimed_boot=boot, attempts=3).where(
+        OutboxMessage.id == rows[3].id).execute()  # fmt: skip
+    campaigns.recover_interrupted(shop, campaign.id)
+    assert OutboxMessage.get_by_id(rows[3].id).state == "deferred"
+    campaigns.resolve_uncertain(shop, campaign.id, resend=False)
+    assert send(shop, campaign).state == "finished"
+    assert len(mail_server.received) == 2
 
 
 def test_the_daily_limit_spreads_a_campaign_over_days_and_counts_test_sends(shop, mail_server):
