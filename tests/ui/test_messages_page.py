@@ -68,7 +68,7 @@ def test_a_template_is_written_with_fields_and_previewed(shop, open_window, qtbo
     tab = window.pages["messages"].templates
     window.pages["messages"].tabs.setCurrentWidget(tab)
     qtbot.mouseClick(tab.ready_button, Qt.MouseButton.LeftButton)
-    assert tab.template_list.count() == 5
+    qtbot.waitUntil(lambda: tab.template_list.count() == 5)
     qtbot.mouseClick(tab.new_button, Qt.MouseButton.LeftButton)
     tab.name_edit.setText("Saludo")
     tab.subject_edit.setText("Hola")
@@ -76,6 +76,7 @@ def test_a_template_is_written_with_fields_and_previewed(shop, open_window, qtbo
     tab.body_edit.moveCursor(tab.body_edit.textCursor().MoveOperation.End)
     tab.fields_list.itemActivated.emit(tab.fields_list.item(0))  # First name
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.template_list.count() == 6)
     saved = MailTemplate.get(MailTemplate.name == "Saludo")
     assert saved.body_html == "<p>Hola {{ first_name }}"
     wait_idle(qtbot, window)
@@ -84,6 +85,7 @@ def test_a_template_is_written_with_fields_and_previewed(shop, open_window, qtbo
     shown = []
     answer_modal(QMessageBox, lambda box: (shown.append(box.text()), box.accept()))
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)  # refused, with a message
+    qtbot.waitUntil(lambda: bool(shown))
     assert "Line 1" in shown[0]
     assert MailTemplate.get_by_id(saved.id).body_html == "<p>Hola {{ first_name }}"
 
@@ -128,3 +130,32 @@ def test_a_campaign_left_sending_goes_on_when_the_window_opens(
     window.pages["messages"].campaigns.resume_waiting_campaigns()
     qtbot.waitUntil(lambda: len(mail_server.received) == 3, timeout=20_000)
     wait_idle(qtbot, window)
+
+
+def test_pause_and_resume_from_the_window(shop, open_window, qtbot, passwords, mail_server_factory):
+    from tests.conftest import make_campaign, queue
+
+    server = mail_server_factory(data_delay=0.05)
+    save_settings(shop, welcome_done=True, language="en")
+    for n in range(12):
+        make_customer(first_name=f"C{n}", email=f"c{n}@example.com", email_consent="granted")
+    campaign = make_campaign(shop, make_account(shop, server))
+    queue(shop, campaign)
+    window = open_window(shop)
+    window.show_page(window.PAGES.index("messages"))
+    tab = window.pages["messages"].campaigns
+    tab.refresh()
+    tab.table.selectRow(0)
+    qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(server.received) >= 2, timeout=20_000)
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: tab.table.item(0, 2).text() == "Paused")
+    assert len(server.received) < 12
+    tab.table.selectRow(0)
+    qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(server.received) == 12, timeout=20_000)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: tab.table.item(0, 2).text() == "Finished")
+    got = [rcpt for _f, rcpt, _d in server.received]
+    assert len(set(got)) == 12

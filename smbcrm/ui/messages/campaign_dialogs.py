@@ -107,18 +107,24 @@ class NewCampaignDialog(QDialog):
         if not self.template_combo.count() or not self.account_combo.count():
             show_error(self, UserError(self.hint.text()))
             return
-        try:
-            self.created = campaigns.create_campaign(
-                self.context.db,
-                self.name_edit.text(),
-                template_id=self.template_combo.currentData(),
-                account_id=self.account_combo.currentData(),
-                audience=self.audience(),
-            )
-        except UserError as error:
-            show_error(self, error)
-            return
-        self.accept()
+        db, name, audience = self.context.db, self.name_edit.text(), self.audience()
+        template_id, account_id = (
+            self.template_combo.currentData(),
+            self.account_combo.currentData(),
+        )
+
+        def created(info: campaigns.CampaignInfo) -> None:
+            self.created = info
+            self.accept()
+
+        self.context.runner.run(
+            lambda progress, cancel: campaigns.create_campaign(
+                db, name, template_id=template_id, account_id=account_id, audience=audience
+            ),
+            parent=self,
+            on_success=created,
+            show_progress=False,
+        )
 
 
 class CheckDialog(QDialog):

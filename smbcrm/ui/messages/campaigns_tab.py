@@ -190,11 +190,11 @@ class CampaignsTab(QWidget):
 
         def checked(check: campaigns.CampaignCheck) -> None:
             dialog = CheckDialog(check, info.name, self)
-            if not dialog.exec():
-                return
-            campaigns.queue_campaign(db, check)
-            self.refresh()
-            self.start_sending(info.id)
+            if dialog.exec():
+                self._write(
+                    lambda: campaigns.queue_campaign(db, check),
+                    lambda _info: self.start_sending(info.id),
+                )
 
         self.context.runner.run(
             lambda progress, cancel: campaigns.check_campaign(db, info.id, progress, cancel),
@@ -292,21 +292,24 @@ class CampaignsTab(QWidget):
         info = self.selected()
         if info is None:
             return
-        campaigns.pause_campaign(self.context.db, info.id, _("Paused by you."))
         task = self.sending.get(info.id)
         if task is not None:
             task.cancel()
         timer = self.timers.pop(info.id, None)
         if timer is not None:
             timer.stop()
-        self.refresh()
+        db, reason = self.context.db, _("Paused by you.")
+        self._write(lambda: campaigns.pause_campaign(db, info.id, reason))
 
     def resume(self) -> None:
         info = self.selected()
         if info is None:
             return
-        campaigns.resume_campaign(self.context.db, info.id)
-        self.start_sending(info.id)
+        db = self.context.db
+        self._write(
+            lambda: campaigns.resume_campaign(db, info.id),
+            lambda _result: self.start_sending(info.id),
+        )
 
     def cancel_campaign(self) -> None:
         info = self.selected()
@@ -321,11 +324,11 @@ class CampaignsTab(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        db = self.context.db
         if info.state == "draft":
-            campaigns.delete_campaign(self.context.db, info.id)
+            self._write(lambda: campaigns.delete_campaign(db, info.id))
         else:
-            campaigns.cancel_campaign(self.context.db, info.id)
-        self.refresh()
+            self._write(lambda: campaigns.cancel_campaign(db, info.id))
 
     def decide_uncertain(self) -> None:
         info = self.selected()
@@ -348,9 +351,24 @@ class CampaignsTab(QWidget):
         leave = box.addButton(_("&Leave them"), QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
+        db = self.context.db
         if box.clickedButton() is resend:
-            campaigns.resolve_uncertain(self.context.db, info.id, resend=True)
-            self.start_sending(info.id)
+            self._write(
+                lambda: campaigns.resolve_uncertain(db, info.id, resend=True),
+                lambda _count: self.start_sending(info.id),
+            )
         elif box.clickedButton() is leave:
-            campaigns.resolve_uncertain(self.context.db, info.id, resend=False)
-        self.refresh()
+            self._write(lambda: campaigns.resolve_uncertain(db, info.id, resend=False))
+
+    def _write(self, change, then=None) -> None:
+        """A change to the shop on a worker (an import may hold the file for a while), then
+        the list again and what comes next."""
+
+        def done(result) -> None:
+            self.refresh()
+            if then is not None:
+                then(result)
+
+        self.context.runner.run(
+            lambda progress, cancel: change(), parent=self, on_success=done, show_progress=False
+        )

@@ -214,30 +214,41 @@ class TemplatesTab(QWidget):
         self.body_edit.setFocus()
 
     def save(self) -> None:
-        try:
-            saved = mail_templates.save_template(
-                self.context.db,
-                self.name_edit.text(),
-                self.subject_edit.text(),
-                self.body_edit.toPlainText(),
-                marketing=self.marketing_box.isChecked(),
-                template_id=self.current_id,
-            )
-        except UserError as error:
-            show_error(self, error)
-            return
-        self.current_id = saved.id
-        self.refresh()
-        self.changed.emit()
+        db, template_id = self.context.db, self.current_id
+        name, subject = self.name_edit.text(), self.subject_edit.text()
+        body, marketing = self.body_edit.toPlainText(), self.marketing_box.isChecked()
+
+        def saved(info: mail_templates.TemplateInfo) -> None:
+            self.current_id = info.id
+            self.refresh()
+            self.changed.emit()
+
+        self.context.runner.run(
+            lambda progress, cancel: mail_templates.save_template(
+                db, name, subject, body, marketing=marketing, template_id=template_id
+            ),
+            parent=self,
+            on_success=saved,
+            show_progress=False,
+        )
 
     def add_ready_made(self) -> None:
-        added = mail_templates.add_ready_templates(self.context.db, self.context.profile.language)
-        self.refresh()
-        self.changed.emit()
-        if not added:
-            QMessageBox.information(
-                self, _("Templates"), _("You already have every ready-made template.")
-            )
+        db, language = self.context.db, self.context.profile.language
+
+        def added(count: int) -> None:
+            self.refresh()
+            self.changed.emit()
+            if not count:
+                QMessageBox.information(
+                    self, _("Templates"), _("You already have every ready-made template.")
+                )
+
+        self.context.runner.run(
+            lambda progress, cancel: mail_templates.add_ready_templates(db, language),
+            parent=self,
+            on_success=added,
+            show_progress=False,
+        )
 
     def delete_template(self) -> None:
         if self.current_id is None:
@@ -251,10 +262,19 @@ class TemplatesTab(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        mail_templates.delete_template(self.context.db, self.current_id)
-        self.current_id = None
-        self.refresh()
-        self.changed.emit()
+        db, template_id = self.context.db, self.current_id
+
+        def deleted(_result) -> None:
+            self.current_id = None
+            self.refresh()
+            self.changed.emit()
+
+        self.context.runner.run(
+            lambda progress, cancel: mail_templates.delete_template(db, template_id),
+            parent=self,
+            on_success=deleted,
+            show_progress=False,
+        )
 
     def choose_preview_customer(self) -> None:
         found = search(self.context.db, self.preview_as.text(), limit=1)
