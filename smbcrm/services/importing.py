@@ -407,8 +407,11 @@ def _mapped_columns(mapping: dict[int, str]) -> set[str]:
 _INSERT_NEW = (
     "INSERT INTO customer (id, first_name, last_name, email, phone, phone_e164, phone_digits, "
     "city, region, country, birthday, notes, code, email_consent, created_at, updated_at) "
-    "VALUES (:id, :first_name, :last_name, :email, :phone, :phone_e164, :phone_digits, :city, "
-    ":region, :country, :birthday, :notes, :code, :email_consent, :now, :now)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SEARCH = (
+    "INSERT INTO customer_search (rowid, name, email, phone, place, tags, notes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _FLUSH_EVERY = 1_000
 
@@ -426,10 +429,11 @@ class _Upserter:
         self.index = _Index(db)
         self.tags = _Tags(db)
         self.counts = run.counts
-        self.touched: list[int] = []  # customers whose search entry must be rebuilt
+        self.touched: list[int] = []  # updated customers whose search entry must be rebuilt
         self.next_id = db.execute_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM customer").fetchone()[0]
         self.now = str(utc_now())
-        self._new: list[dict[str, Any]] = []
+        self._new: list[tuple[Any, ...]] = []
+        self._new_search: list[tuple[Any, ...]] = []
         self._new_tags: list[tuple[int, int]] = []
         self._new_consents: list[tuple[Any, ...]] = []
 
@@ -453,8 +457,18 @@ class _Upserter:
                 )
             customer_id = self.next_id
             self.next_id += 1
-            self._new.append({**_columns(clean), "id": customer_id, "now": self.now,
-                              "email_consent": consent or "unknown"})  # fmt: skip
+            birthday = clean.birthday.isoformat() if clean.birthday else None
+            self._new.append((customer_id, clean.first_name, clean.last_name, clean.email,
+                              clean.phone, clean.phone_e164, clean.phone_digits, clean.city,
+                              clean.region, clean.country, birthday, clean.notes, clean.code,
+                              consent or "unknown", self.now, self.now))  # fmt: skip
+            # The entry customer_search_source would give, built here instead of by the view's
+            # subqueries after the fact (a new customer has no notes in its history yet).
+            self._new_search.append((customer_id, f"{clean.first_name} {clean.last_name}",
+                                     clean.email or "", clean.phone_digits,
+                                     f"{clean.city} {clean.region}",
+                                     " ".join(self.tags.names[tag] for tag in tag_ids),
+                                     f"{clean.notes} "))  # fmt: skip
             self._new_tags.extend((customer_id, tag) for tag in tag_ids)
             if consent is not None:
                 self._new_consents.append(
@@ -462,7 +476,6 @@ class _Upserter:
                 )
             self.index.add(customer_id, clean)
             self.counts["created"] += 1
-            self.touched.append(customer_id)
             if len(self._new) >= _FLUSH_EVERY:
                 self.flush()
             return customer_id
@@ -489,7 +502,8 @@ class _Upserter:
             return
         connection = self.db.connection()
         connection.executemany(_INSERT_NEW, self._new)
-        ids = [row["id"] for row in self._new]
+        connection.executemany(_INSERT_SEARCH, self._new_search)
+        ids = [row[0] for row in self._new]
         connection.executemany(
             "INSERT OR IGNORE INTO customer_tag (customer_id, tag_id) VALUES (?, ?)", self._new_tags
         )
@@ -506,7 +520,7 @@ class _Upserter:
             "import_batch_id) VALUES (?, ?, ?, 'import', ?, ?)",
             self._new_consents,
         )
-        self._new, self._new_tags, self._new_consents = [], [], []
+        self._new, self._new_search, self._new_tags, self._new_consents = [], [], [], []
 
 
 @dataclass
@@ -649,9 +663,8 @@ class _Tags:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
-        self.ids = {
-            name.casefold(): tid for tid, name in db.execute_sql("SELECT id, name FROM tag")
-        }
+        self.names = dict(db.execute_sql("SELECT id, name FROM tag").fetchall())
+        self.ids = {name.casefold(): tid for tid, name in self.names.items()}
 
     def ids_for(self, names: list[str]) -> set[int]:
         found = set()
@@ -659,6 +672,9 @@ class _Tags:
             key = " ".join(name.split()).casefold()
             if key not in self.ids:
                 self.ids[key] = tag_id(name)
+                self.names[self.ids[key]] = self.db.execute_sql(
+                    "SELECT name FROM tag WHERE id = ?", (self.ids[key],)
+                ).fetchone()[0]
             found.add(self.ids[key])
         return found
 
