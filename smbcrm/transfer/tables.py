@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import re
 import zipfile
@@ -298,6 +299,8 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
     sheet_members: dict[str, str] = {}
     if kind in ("xlsx", "xlsb", "ods"):
         _check_zip(path)
+    if kind == "ods":
+        _check_ods_extent(path)
     if kind == "xlsx":
         sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
     try:
@@ -535,6 +538,18 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
+_SINGLE_LETTER_REFERENCES = [
+    (b'r="' + bytes([letter]), letter - 64) for letter in range(90, 64, -1)
+]
+
+
+def _last_single_letter_column(data: bytes) -> int:
+    for reference, column in _SINGLE_LETTER_REFERENCES:
+        if reference in data or reference.lower() in data:
+            return column
+    return 1
+
+
 @dataclass
 class _Extent:
     rows: int = 0  # upper bound of the last row number
@@ -548,7 +563,12 @@ class _Extent:
             return
         # The common case (every cell and row starts with its position), in a few fast passes.
         wide = set(_WIDE_COLUMN_REFERENCE.findall(data))
-        self.columns = max(self.columns, 26, *(_column_number(letters) for letters in wide))
+        if wide:
+            self.columns = max(self.columns, *(_column_number(letters) for letters in wide))
+        else:
+            # Columns A to Z only: the last letter present, found by plain substring searches (a
+            # bound of 26 would refuse a real 1,000,000-row sheet of ten columns).
+            self.columns = max(self.columns, _last_single_letter_column(data))
         long_rows = _LONG_ROW_REFERENCE.findall(data)
         if long_rows:
             self.rows = max(self.rows, max(int(digits) for digits in long_rows))
@@ -619,13 +639,137 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> None:
         raise _too_many_rows_error(path, sheet)
     height = extent.height
     if height * max(extent.width, 1) > MAX_SHEET_CELLS:
-        raise UserError(
-            _(
-                "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
-                "large to read safely. Delete the empty rows and columns far from the data (or "
-                "copy the data to a new workbook), save and import again."
-            ).format(sheet=sheet, name=path.name, rows=height, columns=extent.width)
-        )
+        raise _too_large_error(path, sheet, height, extent.width)
+
+
+def _too_large_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
+            "large to read safely. Delete the empty rows and columns far from the data (or "
+            "copy the data to a new workbook), save and import again."
+        ).format(sheet=sheet, name=path.name, rows=rows, columns=columns)
+    )
+
+
+def _damaged_error(path: Path) -> UserError:
+    return UserError(
+        _(
+            "The file {name} is damaged and cannot be opened. Open it in your spreadsheet "
+            "program, save it again and import the new file."
+        ).format(name=path.name)
+    )
+
+
+# ---------------------------------------------------------------- .ods extent
+#
+# calamine reads every table of an .ods at open and lays each one out as a dense grid, repeats
+# ("number-rows-repeated", "number-columns-repeated") written out. python-calamine 0.9 caps a
+# grid at 100 million cells, but that is over 3 GB: a one-row file repeating a cell 16,000 times
+# across 6,000 rows aborts the process where memory is short (measured: killed at 2 GB). This
+# scan counts as calamine does (runs of empty rows and cells after the data cost nothing) and
+# refuses a table over MAX_SHEET_CELLS before calamine reads a byte.
+
+_ATTRIBUTES = rb"""((?:[^<>"']|"[^"]*"|'[^']*')*)"""
+_ODS_TOKEN = re.compile(
+    # Self-closing tables and rows are skipped by calamine too: (?<!/) keeps them out.
+    rb"<table:table(?=[\s>])" + _ATTRIBUTES + rb"(?<!/)>"
+    # A row's content stops at the next row tag, so a file of unclosed rows costs linear time.
+    rb"|<table:table-row(?=[\s>])" + _ATTRIBUTES + rb"(?<!/)>"
+    rb"([^<]*(?:<(?!/?table:table-row[\s>/])[^<]*)*)</table:table-row>"
+)
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s>/])" + _ATTRIBUTES + rb">")
+_ODS_ROWS_REPEATED = re.compile(rb"""table:number-rows-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ODS_COLUMNS_REPEATED = re.compile(
+    rb"""table:number-columns-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
+_ODS_TOKEN_START = re.compile(rb"<table:table(?:-row)?[\s>/]")
+_ODS_NAME = re.compile(rb"""table:name\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+# A cell calamine may count as holding something: any value, value type or formula.
+_ODS_VALUE_MARKS = (b"office:value", b"-value=", b"-value =", b"table:formula")
+_LONGEST_ODS_ROW = 64 << 20
+
+
+def _repeats(pattern: re.Pattern, attributes: bytes, unescape: bool) -> int:
+    found = pattern.search(attributes)
+    if found is None:
+        return 1
+    text = (found.group(1) if found.group(1) is not None else found.group(2)).decode("latin-1")
+    if unescape:
+        text = html.unescape(text)
+    text = text[1:] if text.startswith("+") else text
+    return int(text) if text.isascii() and text.isdigit() else 1  # else calamine refuses it
+
+
+@dataclass
+class _OdsTable:
+    name: str
+    rows: int = 0  # from the first row with content to the last, repeats included
+    columns: int = 0
+    empty_rows_pending: int = 0
+
+    def add_row(self, attributes: bytes, content: bytes) -> None:
+        repeats = _repeats(_ODS_ROWS_REPEATED, attributes, unescape=True)
+        if b"-repeated" not in content:
+            filled = any(mark in content for mark in _ODS_VALUE_MARKS)
+            width = content.count(b"<table:table-cell") + content.count(b"<table:covered-table")
+        else:
+            filled, width, position = False, 0, 0
+            for cell in _ODS_CELL.finditer(content):
+                position += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False)
+                if any(mark in cell.group(1) for mark in _ODS_VALUE_MARKS):
+                    filled, width = True, position
+        if not filled:
+            if self.rows:
+                self.empty_rows_pending += repeats
+            return
+        self.rows += self.empty_rows_pending + repeats
+        self.empty_rows_pending = 0
+        self.columns = max(self.columns, width)
+
+
+def _check_ods_extent(path: Path) -> None:
+    def check(table: _OdsTable | None) -> None:
+        if table is None:
+            return
+        if table.rows > MAX_SHEET_ROWS:
+            raise _too_many_rows_error(path, table.name)
+        if table.rows * table.columns > MAX_SHEET_CELLS:
+            raise _too_large_error(path, table.name, table.rows, table.columns)
+
+    table = None
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("content.xml") as stream:
+            pending = b""
+            while True:
+                block = stream.read(4 << 20)
+                data = pending + block
+                end = 0
+                for token in _ODS_TOKEN.finditer(data):
+                    end = token.end()
+                    if token.group(2) is None:
+                        check(table)
+                        name = _ODS_NAME.search(token.group(1))
+                        raw = (name.group(1) or name.group(2) or b"") if name else b""
+                        table = _OdsTable(html.unescape(raw.decode("utf-8", "replace")))
+                    elif table is not None:
+                        table.add_row(token.group(2), token.group(3))
+                        if table.rows > MAX_SHEET_ROWS or table.columns > MAX_SHEET_COLUMNS:
+                            check(table)
+                if not block:
+                    break
+                pending = data[end:]
+                # Keep from the first unfinished table or row on (or a tag cut in two).
+                start = _ODS_TOKEN_START.search(pending)
+                pending = pending[start.start() :] if start else pending[-64:]
+                if len(pending) > _LONGEST_ODS_ROW:
+                    raise _damaged_error(path)
+                check(table)
+    except KeyError:
+        return  # calamine will report the missing part itself
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        raise _damaged_error(path) from None
+    check(table)
 
 
 # ---------------------------------------------------------------- header row
