@@ -710,22 +710,43 @@ class _OdsTable:
 
     def add_row(self, attributes: bytes, content: bytes) -> None:
         repeats = _repeats(_ODS_ROWS_REPEATED, attributes, unescape=True)
-        if b"-repeated" not in content:
-            filled = any(mark in content for mark in _ODS_VALUE_MARKS)
-            width = content.count(b"<table:table-cell") + content.count(b"<table:covered-table")
-        else:
-            filled, width, position = False, 0, 0
-            for cell in _ODS_CELL.finditer(content):
-                position += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False)
-                if any(mark in cell.group(1) for mark in _ODS_VALUE_MARKS):
-                    filled, width = True, position
-        if not filled:
+        width = _ods_row_width(content)
+        if width == 0:
             if self.rows:
                 self.empty_rows_pending += repeats
             return
         self.rows += self.empty_rows_pending + repeats
         self.empty_rows_pending = 0
         self.columns = max(self.columns, width)
+
+
+def _ods_row_width(content: bytes) -> int:
+    """Cells calamine keeps for a row: up to its last cell with something in it, repeats
+    included (0: an empty row). Runs of empty cells after the last value cost nothing, as
+    LibreOffice writes on every row, so only the part up to that cell is counted."""
+    last_mark = max(content.rfind(mark) for mark in _ODS_VALUE_MARKS)
+    if last_mark < 0:
+        return 0
+    tag_start = content.rfind(b"<table:", 0, last_mark)
+    last_cell = _ODS_CELL.match(content, tag_start) if tag_start >= 0 else None
+    if last_cell is None or b"-repeated" not in content:
+        if last_cell is None and b"-repeated" in content:  # odd markup: count cell by cell
+            return _ods_row_width_exactly(content)
+        return content.count(b"<table:table-cell") + content.count(b"<table:covered-table")
+    head = content[: last_cell.end()]
+    width = head.count(b"<table:table-cell") + head.count(b"<table:covered-table")
+    for cell in _ODS_CELL.finditer(head) if b"-repeated" in head else ():
+        width += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False) - 1
+    return width
+
+
+def _ods_row_width_exactly(content: bytes) -> int:
+    width = position = 0
+    for cell in _ODS_CELL.finditer(content):
+        position += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False)
+        if any(mark in cell.group(1) for mark in _ODS_VALUE_MARKS):
+            width = position
+    return width
 
 
 def _check_ods_extent(path: Path) -> None:
