@@ -264,3 +264,11 @@ def test_imported_customers_get_the_search_entries_the_view_would_give(shop, tmp
     expected = _search_entries(shop, "SELECT * FROM customer_search_source")
     assert stored == expected and len(stored) == 4  # Marta is refused: a bad email
     assert [hit.name for hit in cs.search(shop, "nueva")] == ["Pía"]
+
+
+def test_an_import_leaves_the_page_cache_as_it_found_it(shop, tmp_path):
+    usual = shop.execute_sql("PRAGMA cache_size").fetchone()[0]
+    importing.import_customers(shop, workbook(tmp_path / "c.xlsx"))
+    with pytest.raises(UserError):
+        importing.import_purchases(shop, workbook(tmp_path / "c.xlsx"))  # no purchase columns
+    assert shop.execute_sql("PRAGMA cache_size").fetchone()[0] == usual
