@@ -178,17 +178,19 @@ def _row_values(mapping: dict[int, str], cells: list[Any]) -> _RowData:
 
 
 def _customer_input(data: _RowData, order: DateOrder | None, epoch_1904: bool) -> CustomerInput:
-    first, last = data.text("first_name"), data.text("last_name")
-    if not (first or last) and data.text("full_name"):
-        first, last = _split_name(data.text("full_name"))
+    values = data.values
+    first, last = cell_text(values.get("first_name")), cell_text(values.get("last_name"))
+    if not (first or last) and values.get("full_name") is not None:
+        first, last = _split_name(cell_text(values.get("full_name")))
     try:
-        birthday = _birthday(data.values.get("birthday"), order, epoch_1904)
+        birthday = _birthday(values.get("birthday"), order, epoch_1904)
     except ValueError:
         birthday = data.text("birthday")  # clean_customer explains it
     return CustomerInput(
-        first_name=first, last_name=last, email=data.text("email"), phone=data.text("phone"),
-        city=data.text("city"), region=data.text("region"), country=data.text("country")[:2],
-        birthday=birthday, notes=data.text("notes"), code=data.text("code"),
+        first_name=first, last_name=last, email=cell_text(values.get("email")),
+        phone=cell_text(values.get("phone")), city=cell_text(values.get("city")),
+        region=cell_text(values.get("region")), country=cell_text(values.get("country"))[:2],
+        birthday=birthday, notes=cell_text(values.get("notes")), code=cell_text(values.get("code")),
     )  # fmt: skip
 
 
