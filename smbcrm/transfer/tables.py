@@ -301,6 +301,8 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
         _check_zip(path)
     if kind == "ods":
         _check_ods_extent(path)
+    if kind == "xlsb":
+        _check_xlsb_extent(path)
     if kind == "xlsx":
         sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
     try:
@@ -791,6 +793,98 @@ def _check_ods_extent(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _damaged_error(path) from None
     check(table)
+
+
+# ---------------------------------------------------------------- .xlsb extent
+#
+# calamine trusts an .xlsb's declared dimension (BrtWsDim) only to reserve room for fewer than
+# 100,000 cells, so a lying one costs nothing. It keeps the cells that hold something and then
+# lays them out densely between the first and the last: two cells far apart make the same grid
+# blow-up as in an xlsx. This scan reads the sheet's records (type and length as 7-bit groups)
+# and bounds that grid from the rows (BrtRowHdr) and the columns of the cells with a value.
+
+_XLSB_ROW_HEADER = 0x0000
+# BrtCellRk .. BrtFmlaError and BrtCellRString; BrtCellBlank (1) is a formatted empty cell,
+# skipped by calamine, so not counted.
+_XLSB_VALUE_CELLS = frozenset((*range(0x0002, 0x000C), 0x003E))
+
+
+def _xlsb_sheet_extent(stream) -> tuple[int, int]:
+    """(rows, columns) calamine would lay out for one worksheet part of an .xlsb."""
+    data, position = b"", 0
+    row = 0
+    first_row = first_column = None
+    last_row = last_column = 0
+    while True:
+        if len(data) - position < 1 << 16:
+            data = data[position:] + stream.read(4 << 20)
+            position = 0
+        if position >= len(data):
+            break
+        try:
+            kind = data[position]
+            position += 1
+            if kind & 0x80:
+                kind = (kind & 0x7F) | ((data[position] & 0x7F) << 7)
+                position += 1
+            length = shift = 0
+            for _index in range(4):
+                byte = data[position]
+                position += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+        except IndexError:
+            break  # a record cut short at the end: calamine reports it
+        if kind == _XLSB_ROW_HEADER or kind in _XLSB_VALUE_CELLS:
+            while len(data) < position + 4:
+                more = stream.read(4 << 20)
+                if not more:
+                    break
+                data += more
+            if len(data) < position + 4:
+                break
+            number = int.from_bytes(data[position : position + 4], "little")
+            if kind == _XLSB_ROW_HEADER:
+                row = number
+            else:
+                first_row = row if first_row is None else min(first_row, row)
+                first_column = number if first_column is None else min(first_column, number)
+                last_row, last_column = max(last_row, row), max(last_column, number)
+        position += length
+        while position > len(data):  # a long record: skip what is not read yet
+            skipped = stream.read(min(position - len(data), 4 << 20))
+            if not skipped:
+                return _extent_or_empty(first_row, first_column, last_row, last_column)
+            position -= len(skipped)
+    return _extent_or_empty(first_row, first_column, last_row, last_column)
+
+
+def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -> tuple[int, int]:
+    if first_row is None or first_column is None:
+        return 0, 0
+    return last_row - first_row + 1, last_column - first_column + 1
+
+
+def _check_xlsb_extent(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = [
+                name
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".bin")
+            ]
+            for part in parts:
+                with archive.open(part) as stream:
+                    rows, columns = _xlsb_sheet_extent(stream)
+                sheet = PurePosixPath(part).stem
+                if rows > MAX_SHEET_ROWS:
+                    raise _too_many_rows_error(path, sheet)
+                if rows * columns > MAX_SHEET_CELLS:
+                    raise _too_large_error(path, sheet, rows, columns)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        raise _damaged_error(path) from None
 
 
 # ---------------------------------------------------------------- header row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import time
@@ -295,3 +296,56 @@ def test_ods_repeats_that_would_exhaust_memory_are_refused(tmp_path):
         message = refused_in_a_child(path)
         assert "too large to read safely" in message or "more rows than" in message, name
         assert time.perf_counter() - started < 10, name
+
+
+def xlsb_record(kind: int, payload: bytes = b"") -> bytes:
+    header = bytes([kind]) if kind < 0x80 else bytes([(kind & 0x7F) | 0x80, kind >> 7])
+    length, size = len(payload), b""
+    while True:
+        size += bytes([(length & 0x7F) | (0x80 if length >> 7 else 0)])
+        length >>= 7
+        if not length:
+            break
+    return header + size + payload
+
+
+def xlsb_sheet(cells: list[tuple[int, int]], dimension=(0, 0, 0, 0), before_far=b"") -> bytes:
+    """A worksheet part: BrtBeginSheet, BrtWsDim, the rows with a number in each cell."""
+    parts = [xlsb_record(0x81), xlsb_record(0x94, struct.pack("<4I", *dimension))]
+    parts.append(xlsb_record(0x91))
+    for row, column in cells:
+        if (row, column) == cells[-1]:
+            parts.append(before_far)
+        parts.append(xlsb_record(0x00, struct.pack("<IIH", row, 0, 300) + bytes(5)))
+        parts.append(xlsb_record(0x05, struct.pack("<IId", column, 0, 1.0)))
+    return b"".join(parts) + xlsb_record(0x92) + xlsb_record(0x82)
+
+
+def write_xlsb(path, sheet: bytes):
+    # Enough for smbcrm to see an .xlsb: the extent check runs before calamine opens it.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.bin", xlsb_record(0x83) + xlsb_record(0x84))
+        archive.writestr("xl/worksheets/sheet1.bin", sheet)
+    return path
+
+
+def test_xlsb_far_apart_cells_are_refused_and_its_dimension_is_not_trusted(tmp_path):
+    from smbcrm.transfer.tables import _check_xlsb_extent
+
+    ten_columns = [(row, column) for row in (0, 1, 2, 999_999) for column in range(10)]
+    # A real shape with a declared dimension that lies big: calamine ignores it, so do we.
+    fine = write_xlsb(tmp_path / "fine.xlsb", xlsb_sheet(ten_columns, (0, 1_048_575, 0, 16_383)))
+    _check_xlsb_extent(fine)
+    long_string = xlsb_record(0x06, struct.pack("<IIi", 3, 0, 3_000_000) + bytes(6_000_000))
+    hostile = {
+        # Declared as one cell, written as two far corners (calamine lays out 17 billion cells).
+        "corners": xlsb_sheet([(0, 0), (1_048_575, 16_383)], (0, 0, 0, 0)),
+        # Under python-calamine's 100-million-cell cap but over 3 GB.
+        "under-cap": xlsb_sheet([(0, 0), (6_000, 16_000)]),
+        # A 6 MB record before the far cell: the scan keeps its place across reads.
+        "after-a-long-record": xlsb_sheet([(0, 0), (2_000, 16_000)], before_far=long_string),
+    }
+    for name, sheet in hostile.items():
+        path = write_xlsb(tmp_path / f"{name}.xlsb", sheet)
+        with pytest.raises(UserError, match="too large to read safely"):
+            open_table(path)
