@@ -1038,7 +1038,7 @@ def import_purchases(
         epoch_1904 = _epoch_1904(table.info)
         customers = _Index(db)
         catalogue = _Catalogue(db)
-        seen: dict[str, int] = {}
+        seen: dict[bytes, int] = {}
         pending: list[_Line] = []
         purchases: dict[tuple[int, str], int] = {}
         purchase_ids = itertools.count(
@@ -1073,7 +1073,7 @@ def import_purchases(
 
 def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, customers: _Index,
                    catalogue: _Catalogue, digits: int, decimal_comma: bool, region: str,
-                   options: ImportOptions, batch_id: int, seen: dict[str, int]) -> _Line:  # fmt: skip
+                   options: ImportOptions, batch_id: int, seen: dict[bytes, int]) -> _Line:  # fmt: skip
     values = data.values
     raw_date = values.get("date")
     try:
@@ -1128,9 +1128,15 @@ def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, cus
     product_id = catalogue.product(product, sku, cell_text(values.get("category")), unit)
     reference = cell_text(values.get("reference")) or None
     content = f"{customer_id}|{moment.iso}|{reference}|{product}|{sku}|{quantity}|{amount}"
-    occurrence = seen.get(content, 0)
-    seen[content] = occurrence + 1
-    key = hashlib.sha1(f"{content}#{occurrence}".encode()).hexdigest()
+    # Lines are counted by the digest of their first occurrence's key, not by their text: the
+    # same keys as before, for about 60 MB less on a 1,000,000-line file.
+    first = hashlib.sha1(f"{content}#0".encode())
+    digest = first.digest()
+    occurrence = seen.get(digest, 0)
+    seen[digest] = occurrence + 1
+    key = (
+        first if occurrence == 0 else hashlib.sha1(f"{content}#{occurrence}".encode())
+    ).hexdigest()
     return _Line(number, key, customer_id, moment, reference, product_id, product[:200],
                  float(quantity), unit, amount)  # fmt: skip
 
