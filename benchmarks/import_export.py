@@ -1,12 +1,16 @@
 """Import and export figures; prints one JSON object as its last line.
 
-    .venv/bin/python benchmarks/import_export.py [--customers N] [--lines N]
+    .venv/bin/python benchmarks/import_export.py [--customers N] [--lines N] [--skip-purchases]
+                                                 [--skip-export] [--big-xlsx N]
 
 import_100k_xlsx_s: a 100,000-row, 10-column customer workbook imported into an empty shop
 (validation and normalisation included); calamine_read_100k_s: python-calamine alone reading the
 same file; import_ratio: their ratio. purchases_1m_csv_s: 1,000,000 purchase lines from CSV.
 export_100k_xlsx_s: the 100,000 customers exported to xlsx; openpyxl_write_100k_s: openpyxl's
 write-only mode writing the same rows; export_ratio. peak_rss_mb: the process's peak memory.
+The customer import always runs (the other parts need its customers); --skip-purchases and
+--skip-export leave the slower parts out while working on one of them. --big-xlsx N runs on its
+own: it imports an N-row workbook and reports big_xlsx_import_s and its peak_rss_mb.
 """
 
 from __future__ import annotations
@@ -48,81 +52,116 @@ def customer_rows(count: int, rng: random.Random):
                rng.choice(["", "VIP", "Vecino", "VIP, Vecino"]), ""]  # fmt: skip
 
 
+def write_customers(path: Path, count: int, rng: random.Random) -> None:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Clientes")
+    sheet.append(HEADERS)
+    for row in customer_rows(count, rng):
+        sheet.append(row)
+    book.save(path)
+
+
+def calamine_read(path: Path) -> float:
+    started = time.perf_counter()
+    reader = CalamineWorkbook.from_path(str(path))
+    for _row in reader.get_sheet_by_index(0).iter_rows():
+        pass
+    reader.close()
+    return time.perf_counter() - started
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def big_xlsx(folder: Path, count: int) -> dict:
+    """Peak memory of importing one large workbook (run alone, so the peak is its own)."""
+    source = folder / "grande.xlsx"
+    write_customers(source, count, random.Random(1))
+    written_rss = peak_rss_mb()
+    db = open_shop(folder / "shop.db")
+    started = time.perf_counter()
+    result = importing.import_customers(db, source)
+    seconds = time.perf_counter() - started
+    assert result.created == count, result.as_json() | {"errors": result.errors[:3]}
+    db.close_for_good()
+    return {"big_xlsx_rows": count, "big_xlsx_import_s": round(seconds, 2),
+            "rss_after_writing_mb": written_rss, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--skip-purchases", action="store_true")
+    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--big-xlsx", type=int, default=0)
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="smbcrm-bench-"))
     os.environ["SMBCRM_DATA_DIR"] = str(folder)
     rng = random.Random(1)
+    figures: dict = {}
     try:
+        if options.big_xlsx:
+            print(json.dumps(big_xlsx(folder, options.big_xlsx)))
+            return
         source = folder / "clientes.xlsx"
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("Clientes")
-        sheet.append(HEADERS)
-        for row in customer_rows(options.customers, rng):
-            sheet.append(row)
-        book.save(source)
-
-        started = time.perf_counter()
-        reader = CalamineWorkbook.from_path(str(source))
-        for _row in reader.get_sheet_by_index(0).iter_rows():
-            pass
-        calamine_s = time.perf_counter() - started
+        write_customers(source, options.customers, rng)
+        calamine_s = calamine_read(source)
 
         db = open_shop(folder / "shop.db")
         started = time.perf_counter()
         result = importing.import_customers(db, source)
         import_s = time.perf_counter() - started
         assert result.created == options.customers, result.as_json() | {"errors": result.errors[:3]}
+        figures |= {"customers": options.customers, "import_100k_xlsx_s": round(import_s, 2),
+                    "calamine_read_100k_s": round(calamine_s, 2),
+                    "import_ratio": round(import_s / calamine_s, 2)}  # fmt: skip
 
-        sales = folder / "ventas.csv"
-        emails = [row[0] for row in db.execute_sql("SELECT email FROM customer")]
-        with sales.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["Correo", "Fecha", "Factura", "Producto", "Categoría", "Cantidad", "Total"]
-            )
-            for line in range(options.lines):
-                receipt = line // 2
-                day = date(2025, 1, 1) + timedelta(days=receipt % 700)
-                writer.writerow([emails[receipt % len(emails)], day.isoformat(), f"F-{receipt}",
-                                 f"Producto {line % 60}", f"Categoría {line % 10}", 1, 12_500])  # fmt: skip
-        started = time.perf_counter()
-        purchases = importing.import_purchases(db, sales)
-        purchases_s = time.perf_counter() - started
-        assert purchases.created == options.lines, purchases.as_json() | {
-            "errors": purchases.errors[:3]
-        }
+        if not options.skip_purchases:
+            sales = folder / "ventas.csv"
+            emails = [row[0] for row in db.execute_sql("SELECT email FROM customer")]
+            with sales.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(
+                    ["Correo", "Fecha", "Factura", "Producto", "Categoría", "Cantidad", "Total"]
+                )
+                for line in range(options.lines):
+                    receipt = line // 2
+                    day = date(2025, 1, 1) + timedelta(days=receipt % 700)
+                    writer.writerow([emails[receipt % len(emails)], day.isoformat(), f"F-{receipt}",
+                                     f"Producto {line % 60}", f"Categoría {line % 10}", 1, 12_500])  # fmt: skip
+            started = time.perf_counter()
+            purchases = importing.import_purchases(db, sales)
+            purchases_s = time.perf_counter() - started
+            assert purchases.created == options.lines, purchases.as_json() | {
+                "errors": purchases.errors[:3]
+            }
+            figures |= {
+                "purchase_lines": options.lines,
+                "purchases_1m_csv_s": round(purchases_s, 2),
+            }
 
-        started = time.perf_counter()
-        exporting.export_customers(db, folder / "salida.xlsx")
-        export_s = time.perf_counter() - started
-        ids = customer_ids(db, CustomerQuery())
-        rows = list(exporting._customer_rows(db, ids, []))
-        started = time.perf_counter()
-        plain = Workbook(write_only=True)
-        plain_sheet = plain.create_sheet("Clientes")
-        for row in rows:
-            plain_sheet.append(row)
-        plain.save(folder / "plain.xlsx")
-        openpyxl_s = time.perf_counter() - started
+        if not options.skip_export:
+            started = time.perf_counter()
+            exporting.export_customers(db, folder / "salida.xlsx")
+            export_s = time.perf_counter() - started
+            ids = customer_ids(db, CustomerQuery())
+            rows = list(exporting._customer_rows(db, ids, []))
+            started = time.perf_counter()
+            plain = Workbook(write_only=True)
+            plain_sheet = plain.create_sheet("Clientes")
+            for row in rows:
+                plain_sheet.append(row)
+            plain.save(folder / "plain.xlsx")
+            openpyxl_s = time.perf_counter() - started
+            figures |= {"export_100k_xlsx_s": round(export_s, 2),
+                        "openpyxl_write_100k_s": round(openpyxl_s, 2),
+                        "export_ratio": round(export_s / openpyxl_s, 2)}  # fmt: skip
         db.close_for_good()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(json.dumps({
-        "customers": options.customers,
-        "import_100k_xlsx_s": round(import_s, 2),
-        "calamine_read_100k_s": round(calamine_s, 2),
-        "import_ratio": round(import_s / calamine_s, 2),
-        "purchase_lines": options.lines,
-        "purchases_1m_csv_s": round(purchases_s, 2),
-        "export_100k_xlsx_s": round(export_s, 2),
-        "openpyxl_write_100k_s": round(openpyxl_s, 2),
-        "export_ratio": round(export_s / openpyxl_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))  # fmt: skip
+    print(json.dumps(figures | {"peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":

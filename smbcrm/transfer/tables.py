@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import re
 import zipfile
@@ -298,6 +299,10 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
     sheet_members: dict[str, str] = {}
     if kind in ("xlsx", "xlsb", "ods"):
         _check_zip(path)
+    if kind == "ods":
+        _check_ods_extent(path)
+    if kind == "xlsb":
+        _check_xlsb_extent(path)
     if kind == "xlsx":
         sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
     try:
@@ -535,6 +540,22 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
+# A single-letter reference past column n (A=1): one regular-expression scan of a block says
+# whether a later column appears (substring searches for each letter took 1.5 s a sheet).
+_LATER_SINGLE_LETTER = [
+    re.compile(b'r="[' + bytes([65 + n]) + b"-Z" + bytes([97 + n]) + b"-z][0-9]") for n in range(26)
+]
+
+
+def _last_single_letter_column(data: bytes, known: int) -> int:
+    while known < 26:
+        found = _LATER_SINGLE_LETTER[known].search(data)
+        if found is None:
+            break
+        known = data[found.start() + 3] % 32  # the letter's place in the alphabet, either case
+    return known
+
+
 @dataclass
 class _Extent:
     rows: int = 0  # upper bound of the last row number
@@ -548,7 +569,12 @@ class _Extent:
             return
         # The common case (every cell and row starts with its position), in a few fast passes.
         wide = set(_WIDE_COLUMN_REFERENCE.findall(data))
-        self.columns = max(self.columns, 26, *(_column_number(letters) for letters in wide))
+        if wide:
+            self.columns = max(self.columns, *(_column_number(letters) for letters in wide))
+        else:
+            # Columns A to Z only: the last letter present, found by plain substring searches (a
+            # bound of 26 would refuse a real 1,000,000-row sheet of ten columns).
+            self.columns = _last_single_letter_column(data, max(self.columns, 1))
         long_rows = _LONG_ROW_REFERENCE.findall(data)
         if long_rows:
             self.rows = max(self.rows, max(int(digits) for digits in long_rows))
@@ -619,13 +645,250 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> None:
         raise _too_many_rows_error(path, sheet)
     height = extent.height
     if height * max(extent.width, 1) > MAX_SHEET_CELLS:
-        raise UserError(
-            _(
-                "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
-                "large to read safely. Delete the empty rows and columns far from the data (or "
-                "copy the data to a new workbook), save and import again."
-            ).format(sheet=sheet, name=path.name, rows=height, columns=extent.width)
-        )
+        raise _too_large_error(path, sheet, height, extent.width)
+
+
+def _too_large_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
+            "large to read safely. Delete the empty rows and columns far from the data (or "
+            "copy the data to a new workbook), save and import again."
+        ).format(sheet=sheet, name=path.name, rows=rows, columns=columns)
+    )
+
+
+def _damaged_error(path: Path) -> UserError:
+    return UserError(
+        _(
+            "The file {name} is damaged and cannot be opened. Open it in your spreadsheet "
+            "program, save it again and import the new file."
+        ).format(name=path.name)
+    )
+
+
+# ---------------------------------------------------------------- .ods extent
+#
+# calamine reads every table of an .ods at open and lays each one out as a dense grid, repeats
+# ("number-rows-repeated", "number-columns-repeated") written out. python-calamine 0.9 caps a
+# grid at 100 million cells, but that is over 3 GB: a one-row file repeating a cell 16,000 times
+# across 6,000 rows aborts the process where memory is short (measured: killed at 2 GB). This
+# scan counts as calamine does (runs of empty rows and cells after the data cost nothing) and
+# refuses a table over MAX_SHEET_CELLS before calamine reads a byte.
+
+_ATTRIBUTES = rb"""((?:[^<>"']|"[^"]*"|'[^']*')*)"""
+_ODS_TOKEN = re.compile(
+    # Self-closing tables and rows are skipped by calamine too: (?<!/) keeps them out.
+    rb"<table:table(?=[\s>])" + _ATTRIBUTES + rb"(?<!/)>"
+    # A row's content stops at the next row tag, so a file of unclosed rows costs linear time.
+    rb"|<table:table-row(?=[\s>])" + _ATTRIBUTES + rb"(?<!/)>"
+    rb"([^<]*(?:<(?!/?table:table-row[\s>/])[^<]*)*)</table:table-row>"
+)
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s>/])" + _ATTRIBUTES + rb">")
+_ODS_ROWS_REPEATED = re.compile(rb"""table:number-rows-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ODS_COLUMNS_REPEATED = re.compile(
+    rb"""table:number-columns-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
+_ODS_TOKEN_START = re.compile(rb"<table:table(?:-row)?[\s>/]")
+_ODS_NAME = re.compile(rb"""table:name\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+# A cell calamine may count as holding something: any value, value type or formula.
+_ODS_VALUE_MARKS = (b"office:value", b"-value=", b"-value =", b"table:formula")
+_LONGEST_ODS_ROW = 64 << 20
+
+
+def _repeats(pattern: re.Pattern, attributes: bytes, unescape: bool) -> int:
+    found = pattern.search(attributes)
+    if found is None:
+        return 1
+    text = (found.group(1) if found.group(1) is not None else found.group(2)).decode("latin-1")
+    if unescape:
+        text = html.unescape(text)
+    text = text[1:] if text.startswith("+") else text
+    return int(text) if text.isascii() and text.isdigit() else 1  # else calamine refuses it
+
+
+@dataclass
+class _OdsTable:
+    name: str
+    rows: int = 0  # from the first row with content to the last, repeats included
+    columns: int = 0
+    empty_rows_pending: int = 0
+
+    def add_row(self, attributes: bytes, content: bytes) -> None:
+        repeats = _repeats(_ODS_ROWS_REPEATED, attributes, unescape=True)
+        width = _ods_row_width(content)
+        if width == 0:
+            if self.rows:
+                self.empty_rows_pending += repeats
+            return
+        self.rows += self.empty_rows_pending + repeats
+        self.empty_rows_pending = 0
+        self.columns = max(self.columns, width)
+
+
+def _ods_row_width(content: bytes) -> int:
+    """Cells calamine keeps for a row: up to its last cell with something in it, repeats
+    included (0: an empty row). Runs of empty cells after the last value cost nothing, as
+    LibreOffice writes on every row, so only the part up to that cell is counted."""
+    last_mark = max(content.rfind(mark) for mark in _ODS_VALUE_MARKS)
+    if last_mark < 0:
+        return 0
+    tag_start = content.rfind(b"<table:", 0, last_mark)
+    last_cell = _ODS_CELL.match(content, tag_start) if tag_start >= 0 else None
+    if last_cell is None or b"-repeated" not in content:
+        if last_cell is None and b"-repeated" in content:  # odd markup: count cell by cell
+            return _ods_row_width_exactly(content)
+        return content.count(b"<table:table-cell") + content.count(b"<table:covered-table")
+    head = content[: last_cell.end()]
+    width = head.count(b"<table:table-cell") + head.count(b"<table:covered-table")
+    for cell in _ODS_CELL.finditer(head) if b"-repeated" in head else ():
+        width += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False) - 1
+    return width
+
+
+def _ods_row_width_exactly(content: bytes) -> int:
+    width = position = 0
+    for cell in _ODS_CELL.finditer(content):
+        position += _repeats(_ODS_COLUMNS_REPEATED, cell.group(1), unescape=False)
+        if any(mark in cell.group(1) for mark in _ODS_VALUE_MARKS):
+            width = position
+    return width
+
+
+def _check_ods_extent(path: Path) -> None:
+    def check(table: _OdsTable | None) -> None:
+        if table is None:
+            return
+        if table.rows > MAX_SHEET_ROWS:
+            raise _too_many_rows_error(path, table.name)
+        if table.rows * table.columns > MAX_SHEET_CELLS:
+            raise _too_large_error(path, table.name, table.rows, table.columns)
+
+    table = None
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("content.xml") as stream:
+            pending = b""
+            while True:
+                block = stream.read(4 << 20)
+                data = pending + block
+                end = 0
+                for token in _ODS_TOKEN.finditer(data):
+                    end = token.end()
+                    if token.group(2) is None:
+                        check(table)
+                        name = _ODS_NAME.search(token.group(1))
+                        raw = (name.group(1) or name.group(2) or b"") if name else b""
+                        table = _OdsTable(html.unescape(raw.decode("utf-8", "replace")))
+                    elif table is not None:
+                        table.add_row(token.group(2), token.group(3))
+                        if table.rows > MAX_SHEET_ROWS or table.columns > MAX_SHEET_COLUMNS:
+                            check(table)
+                if not block:
+                    break
+                pending = data[end:]
+                # Keep from the first unfinished table or row on (or a tag cut in two).
+                start = _ODS_TOKEN_START.search(pending)
+                pending = pending[start.start() :] if start else pending[-64:]
+                if len(pending) > _LONGEST_ODS_ROW:
+                    raise _damaged_error(path)
+                check(table)
+    except KeyError:
+        return  # calamine will report the missing part itself
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        raise _damaged_error(path) from None
+    check(table)
+
+
+# ---------------------------------------------------------------- .xlsb extent
+#
+# calamine trusts an .xlsb's declared dimension (BrtWsDim) only to reserve room for fewer than
+# 100,000 cells, so a lying one costs nothing. It keeps the cells that hold something and then
+# lays them out densely between the first and the last: two cells far apart make the same grid
+# blow-up as in an xlsx. This scan reads the sheet's records (type and length as 7-bit groups)
+# and bounds that grid from the rows (BrtRowHdr) and the columns of the cells with a value.
+
+_XLSB_ROW_HEADER = 0x0000
+# BrtCellRk .. BrtFmlaError and BrtCellRString; BrtCellBlank (1) is a formatted empty cell,
+# skipped by calamine, so not counted.
+_XLSB_VALUE_CELLS = frozenset((*range(0x0002, 0x000C), 0x003E))
+
+
+def _xlsb_sheet_extent(stream) -> tuple[int, int]:
+    """(rows, columns) calamine would lay out for one worksheet part of an .xlsb."""
+    data, position = b"", 0
+    row = 0
+    first_row = first_column = None
+    last_row = last_column = 0
+    while True:
+        if len(data) - position < 1 << 16:
+            data = data[position:] + stream.read(4 << 20)
+            position = 0
+        if position >= len(data):
+            break
+        try:
+            kind = data[position]
+            position += 1
+            if kind & 0x80:
+                kind = (kind & 0x7F) | ((data[position] & 0x7F) << 7)
+                position += 1
+            length = shift = 0
+            for _index in range(4):
+                byte = data[position]
+                position += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+        except IndexError:
+            break  # a record cut short at the end: calamine reports it
+        if kind == _XLSB_ROW_HEADER or kind in _XLSB_VALUE_CELLS:
+            while len(data) < position + 4:
+                more = stream.read(4 << 20)
+                if not more:
+                    break
+                data += more
+            if len(data) < position + 4:
+                break
+            number = int.from_bytes(data[position : position + 4], "little")
+            if kind == _XLSB_ROW_HEADER:
+                row = number
+            else:
+                first_row = row if first_row is None else min(first_row, row)
+                first_column = number if first_column is None else min(first_column, number)
+                last_row, last_column = max(last_row, row), max(last_column, number)
+        position += length
+        while position > len(data):  # a long record: skip what is not read yet
+            skipped = stream.read(min(position - len(data), 4 << 20))
+            if not skipped:
+                return _extent_or_empty(first_row, first_column, last_row, last_column)
+            position -= len(skipped)
+    return _extent_or_empty(first_row, first_column, last_row, last_column)
+
+
+def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -> tuple[int, int]:
+    if first_row is None or first_column is None:
+        return 0, 0
+    return last_row - first_row + 1, last_column - first_column + 1
+
+
+def _check_xlsb_extent(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = [
+                name
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".bin")
+            ]
+            for part in parts:
+                with archive.open(part) as stream:
+                    rows, columns = _xlsb_sheet_extent(stream)
+                sheet = PurePosixPath(part).stem
+                if rows > MAX_SHEET_ROWS:
+                    raise _too_many_rows_error(path, sheet)
+                if rows * columns > MAX_SHEET_CELLS:
+                    raise _too_large_error(path, sheet, rows, columns)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        raise _damaged_error(path) from None
 
 
 # ---------------------------------------------------------------- header row
@@ -755,18 +1018,19 @@ def _numbered_csv_rows(
     try:
         for record in reader:
             number += 1
-            cells: list[CellValue] = []
-            filled = False
-            for field in record:
-                if not field or field.isspace():
-                    cells.append(None)
-                    continue
-                if field.startswith(_FORMULA_ESCAPE):
-                    field = field[1:]
-                cells.append(field)
-                filled = True
-            if filled:
-                yield number, cells
+            # One comprehension per record, the escape pass only for records with an apostrophe:
+            # this loop runs a million times for a year of sales lines.
+            cells: list[CellValue] = [
+                field if field and not field.isspace() else None for field in record
+            ]
+            if cells.count(None) == len(cells):
+                continue
+            if "'" in "".join(record):
+                cells = [
+                    field[1:] if field is not None and field.startswith(_FORMULA_ESCAPE) else field
+                    for field in cells
+                ]
+            yield number, cells
     except UnicodeDecodeError:
         raise _encoding_error(path, encoding) from None
     except csv.Error as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smbcrm.core.errors import UserError
 from smbcrm.services import customers as cs
@@ -185,3 +187,17 @@ def test_the_fast_email_check_agrees_with_email_validator():
         except EmailNotValidError:
             got = None
         assert got == expected, address
+
+
+@settings(max_examples=2_000)
+@given(st.text(max_size=40))
+def test_the_quick_check_of_tidy_text_agrees_with_the_rules(value):
+    # _text skips its regular expression for printable, tidy text: same result either way.
+    for name in ("first_name", "notes"):
+        problems: dict[str, str] = {}
+        got = cs._text(problems, name, value)
+        pattern = cs._CONTROL_IN_NOTES if name == "notes" else cs._CONTROL
+        if pattern.search(value):
+            assert got == "" and name in problems
+        else:
+            assert got == (value.strip() if name == "notes" else " ".join(value.split()))

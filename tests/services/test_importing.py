@@ -242,3 +242,33 @@ def test_a_customer_code_taken_by_another_customer_fails_alone(shop, tmp_path):
     luis = Customer.get(Customer.email == "luis@correo.co")
     assert (luis.first_name, luis.code) == ("Luis", "C2")
     assert cs.search(shop, "eva")[0].name == "Eva"
+
+
+def _search_entries(shop, sql):
+    return {
+        (row[0], *(" ".join(sorted(value.split())) for value in row[1:]))
+        for row in shop.execute_sql(sql)
+    }
+
+
+def test_imported_customers_get_the_search_entries_the_view_would_give(shop, tmp_path):
+    cs.create_customer(
+        shop, cs.CustomerInput(first_name="Luis", email="luis@correo.co"), region="CO"
+    )
+    cs.set_tags(shop, Customer.get().id, ["vip"])  # an existing tag spelled another way
+    rows = [*ROWS, ["Pía", "", "pia@correo.co", "", "", "", "vip; Nueva", ""]]
+    importing.import_customers(shop, workbook(tmp_path / "c.xlsx", rows=rows))
+    stored = _search_entries(
+        shop, "SELECT rowid, name, email, phone, place, tags, notes FROM customer_search"
+    )
+    expected = _search_entries(shop, "SELECT * FROM customer_search_source")
+    assert stored == expected and len(stored) == 4  # Marta is refused: a bad email
+    assert [hit.name for hit in cs.search(shop, "nueva")] == ["Pía"]
+
+
+def test_an_import_leaves_the_page_cache_as_it_found_it(shop, tmp_path):
+    usual = shop.execute_sql("PRAGMA cache_size").fetchone()[0]
+    importing.import_customers(shop, workbook(tmp_path / "c.xlsx"))
+    with pytest.raises(UserError):
+        importing.import_purchases(shop, workbook(tmp_path / "c.xlsx"))  # no purchase columns
+    assert shop.execute_sql("PRAGMA cache_size").fetchone()[0] == usual

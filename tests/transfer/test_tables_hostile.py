@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import time
@@ -160,3 +161,191 @@ def test_xml_entity_bomb_is_refused(tmp_path, plain_xlsx):
     with pytest.raises(UserError, match="cannot be read"):  # calamine: "unrecognized entity"
         open_table(hostile_sheet)
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_tall_sheet_of_ten_columns_passes_the_extent_check(tmp_path, plain_xlsx):
+    # A real 1,000,000-row export of ten columns (A..J) spans 10 million cells: within bounds.
+    # The check alone is exercised here (calamine would lay out the whole grid).
+    from smbcrm.transfer.tables import _check_sheet_extent
+
+    def sheet(last_column: str) -> bytes:
+        rows = "".join(
+            f'<row r="{row}">'
+            + "".join(
+                f'<c r="{column}{row}"><v>1</v></c>' for column in [*"ABCDEFGHI", last_column]
+            )
+            + "</row>"
+            for row in (1, 2, 1_000_001)
+        )
+        return SHEET_HEAD + rows.encode() + SHEET_TAIL
+
+    tall = replace_sheet_xml(plain_xlsx, tmp_path / "tall.xlsx", sheet("J"))
+    _check_sheet_extent(tall, "xl/worksheets/sheet1.xml", "Hoja1")
+    wide = replace_sheet_xml(plain_xlsx, tmp_path / "wide.xlsx", sheet("Z"))
+    with pytest.raises(UserError, match="too large to read safely"):
+        _check_sheet_extent(wide, "xl/worksheets/sheet1.xml", "Hoja1")
+
+
+ODS_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+    b'<office:body><office:spreadsheet><table:table table:name="Hoja1">'
+)
+ODS_TAIL = b"</table:table></office:spreadsheet></office:body></office:document-content>"
+ODS_HEADER_ROW = (
+    b'<table:table-row><table:table-cell office:value-type="string"><text:p>Nombre</text:p>'
+    b'</table:table-cell><table:table-cell office:value-type="string"><text:p>Total</text:p>'
+    b"</table:table-cell></table:table-row>"
+)
+
+
+def ods_row(*cells: bytes, repeated: int = 1) -> bytes:
+    attributes = f' table:number-rows-repeated="{repeated}"'.encode() if repeated > 1 else b""
+    return b"<table:table-row" + attributes + b">" + b"".join(cells) + b"</table:table-row>"
+
+
+def ods_number(value: int, repeated: int = 1) -> bytes:
+    attributes = f' table:number-columns-repeated="{repeated}"'.encode() if repeated > 1 else b""
+    return (
+        b'<table:table-cell office:value-type="float" office:value="'
+        + str(value).encode()
+        + b'"'
+        + attributes
+        + b"/>"
+    )
+
+
+def ods_empty(repeated: int = 1) -> bytes:
+    return f'<table:table-cell table:number-columns-repeated="{repeated}"/>'.encode()
+
+
+def write_ods(path, rows: bytes):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet"
+        )
+        archive.writestr("content.xml", ODS_HEAD + ODS_HEADER_ROW + rows + ODS_TAIL)
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+            'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>",
+        )
+    return path
+
+
+def refused_in_a_child(path) -> str:
+    """open_table in a child process, so a regression fails the test instead of killing pytest."""
+    code = (
+        "import sys; from smbcrm.core.errors import UserError; "
+        "from smbcrm.transfer.tables import open_table\n"
+        f"try:\n    open_table({str(path)!r})\nexcept UserError as e:\n    print(e); sys.exit(3)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3, result.stderr[-500:]
+    return result.stdout
+
+
+def test_an_ods_with_repeats_as_spreadsheet_programs_write_them_is_read(tmp_path):
+    # LibreOffice ends a sheet with huge runs of empty rows and cells: calamine skips them.
+    rows = (
+        ods_row(
+            b'<table:table-cell office:value-type="string"><text:p>Ana</text:p></table:table-cell>',
+            ods_number(7),
+            ods_empty(1022),
+        )  # fmt: skip
+        + ods_row(ods_empty(), ods_number(3), repeated=2)
+        + ods_row(ods_empty(1024), repeated=1_048_570)
+    )
+    path = write_ods(tmp_path / "clientes.ods", rows)
+    with open_table(path) as table:
+        assert table.info.kind == "ods" and table.info.headers == ("Nombre", "Total")
+        assert [cells for _number, cells in table.rows()] == [["Ana", 7], [None, 3], [None, 3]]
+
+
+def test_ods_repeats_that_would_exhaust_memory_are_refused(tmp_path):
+    hostile = {
+        "rows": ods_row(ods_number(1), ods_number(2), repeated=2_000_000),
+        "cells": ods_row(ods_number(1, repeated=100_000_000)),
+        # Under python-calamine's own 100-million-cell cap, yet over 3 GB: it aborted the process.
+        "under-calamine-cap": ods_row(ods_number(1, repeated=16_000), repeated=6_000),
+        "empty-then-value": ods_row(ods_empty(100_000_000), ods_number(1)),
+        "gap": ods_row(ods_number(1))
+        + ods_row(ods_empty(5), repeated=2_000_000)
+        + ods_row(ods_number(2)),
+        # A self-closing row first must not hide the repeat count of the row after it.
+        "self-closing": b'<table:table-row table:style-name="ro1"/>'
+        + ods_row(ods_number(1), ods_number(2), repeated=20_000_000),
+        "single-quotes": ods_row(ods_number(1))
+        .replace(b"<table:table-row>", b"")
+        .replace(b"</table:table-row>", b"")
+        .join(
+            [b"<table:table-row table:number-rows-repeated='20000000'>", b"</table:table-row>"]
+        ),  # fmt: skip
+    }
+    for name, rows in hostile.items():
+        path = write_ods(tmp_path / f"{name}.ods", rows)
+        started = time.perf_counter()
+        message = refused_in_a_child(path)
+        assert "too large to read safely" in message or "more rows than" in message, name
+        assert time.perf_counter() - started < 10, name
+
+
+def xlsb_record(kind: int, payload: bytes = b"") -> bytes:
+    header = bytes([kind]) if kind < 0x80 else bytes([(kind & 0x7F) | 0x80, kind >> 7])
+    length, size = len(payload), b""
+    while True:
+        size += bytes([(length & 0x7F) | (0x80 if length >> 7 else 0)])
+        length >>= 7
+        if not length:
+            break
+    return header + size + payload
+
+
+def xlsb_sheet(cells: list[tuple[int, int]], dimension=(0, 0, 0, 0), before_far=b"") -> bytes:
+    """A worksheet part: BrtBeginSheet, BrtWsDim, the rows with a number in each cell."""
+    parts = [xlsb_record(0x81), xlsb_record(0x94, struct.pack("<4I", *dimension))]
+    parts.append(xlsb_record(0x91))
+    for row, column in cells:
+        if (row, column) == cells[-1]:
+            parts.append(before_far)
+        parts.append(xlsb_record(0x00, struct.pack("<IIH", row, 0, 300) + bytes(5)))
+        parts.append(xlsb_record(0x05, struct.pack("<IId", column, 0, 1.0)))
+    return b"".join(parts) + xlsb_record(0x92) + xlsb_record(0x82)
+
+
+def write_xlsb(path, sheet: bytes):
+    # Enough for smbcrm to see an .xlsb: the extent check runs before calamine opens it.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.bin", xlsb_record(0x83) + xlsb_record(0x84))
+        archive.writestr("xl/worksheets/sheet1.bin", sheet)
+    return path
+
+
+def test_xlsb_far_apart_cells_are_refused_and_its_dimension_is_not_trusted(tmp_path):
+    from smbcrm.transfer.tables import _check_xlsb_extent
+
+    ten_columns = [(row, column) for row in (0, 1, 2, 999_999) for column in range(10)]
+    # A real shape with a declared dimension that lies big: calamine ignores it, so do we.
+    fine = write_xlsb(tmp_path / "fine.xlsb", xlsb_sheet(ten_columns, (0, 1_048_575, 0, 16_383)))
+    _check_xlsb_extent(fine)
+    long_string = xlsb_record(0x06, struct.pack("<IIi", 3, 0, 3_000_000) + bytes(6_000_000))
+    hostile = {
+        # Declared as one cell, written as two far corners (calamine lays out 17 billion cells).
+        "corners": xlsb_sheet([(0, 0), (1_048_575, 16_383)], (0, 0, 0, 0)),
+        # Under python-calamine's 100-million-cell cap but over 3 GB.
+        "under-cap": xlsb_sheet([(0, 0), (6_000, 16_000)]),
+        # A 6 MB record before the far cell: the scan keeps its place across reads.
+        "after-a-long-record": xlsb_sheet([(0, 0), (2_000, 16_000)], before_far=long_string),
+    }
+    for name, sheet in hostile.items():
+        path = write_xlsb(tmp_path / f"{name}.xlsb", sheet)
+        with pytest.raises(UserError, match="too large to read safely"):
+            open_table(path)
