@@ -14,6 +14,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.generator import BytesGenerator
@@ -455,9 +456,23 @@ class SmtpSession:
                 smtp.quit()
             _quietly_close(smtp)
 
-    def send(self, message: EmailMessage | Message | bytes, sender: str, recipient: str) -> str:
+    def send(
+        self,
+        message: EmailMessage | Message | bytes,
+        sender: str,
+        recipient: str,
+        *,
+        before_data: Callable[[], object] | None = None,
+        while_waiting: Callable[[], object] | None = None,
+    ) -> str:
         """Send message (or its wire form, prepared ahead) to one recipient; returns the
-        server's reply to the data (e.g. "250 2.0.0 Ok: queued as 123"). Raises SendFailure."""
+        server's reply to the data (e.g. "250 2.0.0 Ok: queued as 123"). Raises SendFailure.
+
+        before_data runs once the server accepted the recipient and is answering DATA, before
+        any of the message goes out (the caller records that it is about to); if it raises, the
+        connection is dropped, so the server throws the unfinished message away. while_waiting
+        runs once the message is out and the server is working on it, before its reply is read:
+        the caller prepares the next message there, in the same thread."""
         data = self._flatten(message)
         sender, recipient = ascii_address(sender), ascii_address(recipient)
         options: tuple[str, ...] = ()
@@ -494,7 +509,7 @@ class SmtpSession:
         if code not in (250, 251):
             self._reset()
             raise _reply_failure(self.server, code, reply, "rcpt")
-        return self._data(data)
+        return self._data(data, before_data, while_waiting)
 
     def _mail(self, sender: str, options: tuple[str, ...]) -> None:
         smtp = self._smtp
@@ -511,11 +526,27 @@ class SmtpSession:
                 self._reset()
             raise _reply_failure(self.server, code, reply, "mail")
 
-    def _data(self, data: bytes) -> str:
+    def _data(
+        self,
+        data: bytes,
+        before_data: Callable[[], object] | None = None,
+        while_waiting: Callable[[], object] | None = None,
+    ) -> str:
         smtp = self._smtp
         assert smtp is not None
         try:
-            code, reply = smtp.docmd("DATA")
+            smtp.putcmd("data")
+        except (OSError, smtplib.SMTPException) as error:
+            self._drop()
+            raise _connection_failure(self.server, error, "data") from None
+        if before_data is not None:
+            try:
+                before_data()
+            except BaseException:
+                self._drop()  # nothing of the message went out; the server drops the rest
+                raise
+        try:
+            code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPException) as error:
             self._drop()
             raise _connection_failure(self.server, error, "data") from None
@@ -532,6 +563,8 @@ class SmtpSession:
         except (OSError, smtplib.SMTPException) as error:
             self._drop()
             raise _connection_failure(self.server, error, "data") from None
+        if while_waiting is not None:
+            while_waiting()
         try:
             code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPException) as error:

@@ -18,7 +18,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -714,29 +713,28 @@ def _eta_text(done: int, total: int, started: float) -> str:
 
 
 class _Lookahead:
-    """Prepares the next message or two on the composing thread, no more: a thread that ran
-    far ahead would hold the interpreter lock while the sending thread waits for it."""
+    """Messages of a batch prepared one ahead: the next one is rendered and composed while the
+    server works on the current one (SmtpSession.send's while_waiting), in the same thread, so
+    nothing waits for the interpreter lock."""
 
-    AHEAD = 2
-
-    def __init__(self, executor: ThreadPoolExecutor, calls: list[tuple]) -> None:
-        self.executor = executor
+    def __init__(self, calls: list[tuple]) -> None:
         self.calls = calls
-        self.futures: dict[int, Future] = {}
+        self.ready: dict[int, object] = {}
 
-    def _submit(self, position: int) -> None:
-        if position < len(self.calls) and position not in self.futures:
+    def prepare(self, position: int) -> None:
+        if position < len(self.calls) and position not in self.ready:
             function, *arguments = self.calls[position]
-            self.futures[position] = self.executor.submit(function, *arguments)
+            try:
+                self.ready[position] = ("done", function(*arguments))
+            except Exception as error:  # a bug: raised where the result is asked for
+                self.ready[position] = ("raised", error)
 
     def result(self, position: int):
-        for ahead in range(position, position + self.AHEAD + 1):
-            self._submit(ahead)
-        return self.futures.pop(position).result()
-
-    def cancel(self) -> None:
-        for future in self.futures.values():
-            future.cancel()
+        self.prepare(position)
+        outcome, value = self.ready.pop(position)
+        if outcome == "raised":
+            raise value
+        return value
 
 
 class _Sender:
@@ -774,8 +772,6 @@ class _Sender:
         self.marketing = bool(row.marketing)
         self.pending_sent: list[tuple[str, str, str, int]] = []
         self.session: SmtpSession | None = None
-        # One thread renders and composes ahead while the main one waits for the server.
-        self.composer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smbcrm-compose")
         start = counts(db, campaign_id)
         self.total = sum(start[state] for state in ("queued", "deferred", "sending"))
         self.done = 0
@@ -824,7 +820,6 @@ class _Sender:
                     self._flush_sent()
             if self.session is not None:
                 self.session.close()
-            self.composer.shutdown(wait=True, cancel_futures=True)
 
     def _state(self) -> str:
         row = Campaign.get_or_none(Campaign.id == self.campaign_id)
@@ -983,16 +978,12 @@ class _Sender:
         }
         recent = self.gate.recent_marketing(list(recipients))
         prepared = _Lookahead(
-            self.composer,
             [
                 (self._prepare, recipients.get(customer_id), recent.get(customer_id, 0))
                 for _row, customer_id, _attempts in claimed
             ],
         )
-        try:
-            return self._send_prepared(claimed, recipients, prepared)
-        finally:
-            prepared.cancel()
+        return self._send_prepared(claimed, recipients, prepared)
 
     def _send_prepared(self, claimed, recipients, prepared) -> SendOutcome | None:
         for position, (row_id, customer_id, attempts) in enumerate(claimed):
@@ -1014,12 +1005,22 @@ class _Sender:
                 stop = self._connect(claimed[position:])
                 if stop is not None:
                     return stop
-            with _quick(self.db):
-                self._flush_sent()
-                self._set(row_id, "sending", handed_over=1, email=recipient.email)
+
+            def handing_over(row_id=row_id, email=recipient.email) -> None:
+                # Written while the server answers DATA, before any of the message goes out.
+                with _quick(self.db):
+                    self._flush_sent()
+                    self._set(row_id, "sending", handed_over=1, email=email)
+
             try:
                 assert self.session is not None
-                reply = self.session.send(detail, self.account.from_address, recipient.email)
+                reply = self.session.send(
+                    detail,
+                    self.account.from_address,
+                    recipient.email,
+                    before_data=handing_over,
+                    while_waiting=lambda ahead=position + 1: prepared.prepare(ahead),
+                )
             except SendFailure as failure:
                 stop = self._failed(row_id, attempts, recipient, failure, claimed[position + 1 :])
                 if stop is not None:

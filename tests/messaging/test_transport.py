@@ -289,3 +289,29 @@ def test_international_domain_goes_out_in_ascii(mail_server):
     with SmtpSession(plain(mail_server), None) as session:
         session.send(message("ana@niñez.co"), SENDER.address, "ana@niñez.co")
     assert mail_server.recipients() == ["ana@xn--niez-hqa.co"]
+
+
+def test_the_caller_records_before_the_data_and_prepares_while_the_server_works(mail_server):
+    events = []
+    with SmtpSession(plain(mail_server), None) as session:
+        reply = session.send(
+            message(text="uno"), SENDER.address, "ana@example.test",
+            before_data=lambda: events.append(("before", len(mail_server.received))),
+            while_waiting=lambda: events.append(("waiting", len(mail_server.received))),
+        )  # fmt: skip
+    assert reply.startswith("250")
+    assert [name for name, _count in events] == ["before", "waiting"]
+    assert events[0][1] == 0  # nothing had gone out when the caller recorded it
+    assert len(mail_server.received) == 1
+
+
+def test_a_failure_before_the_data_sends_nothing_and_the_session_goes_on(mail_server):
+    def broken() -> None:
+        raise RuntimeError("the shop file is locked")
+
+    with SmtpSession(plain(mail_server), None) as session:
+        with pytest.raises(RuntimeError):
+            session.send(message(text="uno"), SENDER.address, "ana@example.test",
+                         before_data=broken)  # fmt: skip
+        session.send(message(text="dos"), SENDER.address, "luis@example.test")
+    assert [rcpt for _f, rcpt, _d in mail_server.received] == ["luis@example.test"]
