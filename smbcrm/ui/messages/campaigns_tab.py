@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -39,6 +40,7 @@ COLUMNS = (
 )
 MAX_TIMER_MS = 24 * 3600 * 1000
 RESUME_AFTER_START_MS = 3000
+LIVE_REFRESH_MS = 2000
 
 
 class _Progress(QObject):
@@ -76,7 +78,9 @@ class CampaignsTab(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(
+            len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch
+        )
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.progress_bar = QProgressBar()
         self.progress_bar.setVisible(False)
@@ -90,6 +94,10 @@ class CampaignsTab(QWidget):
         layout.addWidget(self.status_label)
         self.progress = _Progress(self)
         self.progress.changed.connect(self._progress)
+        # The counts in the list follow the sending while it runs.
+        self.live_timer = QTimer(self)
+        self.live_timer.setInterval(LIVE_REFRESH_MS)
+        self.live_timer.timeout.connect(self._live_refresh)
         self.retranslate()
         # The outbox goes on by itself after a restart, like a mail program's.
         QTimer.singleShot(RESUME_AFTER_START_MS, self, self.resume_waiting_campaigns)
@@ -124,7 +132,8 @@ class CampaignsTab(QWidget):
                 self.table.setItem(row, column, item)
             if info.id == keep:
                 self.table.selectRow(row)
-        self.table.resizeColumnsToContents()
+        for column in range(len(COLUMNS) - 1):  # the notes take the rest of the width
+            self.table.resizeColumnToContents(column)
         if self.selected_id() is None and found:
             self.table.selectRow(0)
         self._update_buttons()
@@ -231,10 +240,17 @@ class CampaignsTab(QWidget):
             show_progress=False,
         )
         self.sending[campaign_id] = task
+        self.live_timer.start()
         self.progress_bar.setVisible(True)
         self.progress_bar.setRange(0, 0)
         self.status_label.setText(_("Sending “{name}”…").format(name=info.name))
         self.refresh()
+
+    def _live_refresh(self) -> None:
+        if self.sending:
+            self.refresh()
+        else:
+            self.live_timer.stop()
 
     def _progress(self, done: int, total: int, text: str) -> None:
         self.progress_bar.setRange(0, max(total, 1))
