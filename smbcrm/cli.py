@@ -14,7 +14,7 @@ from typing import Any
 
 from smbcrm import __version__
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _, environment_language, set_language
+from smbcrm.core.i18n import _, environment_language, ngettext, set_language
 from smbcrm.core.paths import default_db_path
 from smbcrm.core.progress import Cancelled
 from smbcrm.messaging.credentials import default_password_store, keyring_status
@@ -404,7 +404,13 @@ def _command_account(db: ShopDatabase, args: argparse.Namespace, bar: TextProgre
              "user": a.username, "from": a.from_address}
             for a in found
         ]  # fmt: skip
-        lines = [f"{a.name}: {a.from_address} via {a.host}:{a.port} ({a.security})" for a in found]
+        lines = [
+            _("{name}: {address} through {server} ({security})").format(
+                name=a.name, address=a.from_address, server=f"{a.host}:{a.port}",
+                security=a.security,
+            )
+            for a in found
+        ]  # fmt: skip
         return {"accounts": rows}, "\n".join(lines) or _("No email accounts yet."), EXIT_OK
     form = email_accounts.AccountForm(
         name=args.name, host=args.host, port=args.port, security=args.security,
@@ -482,7 +488,20 @@ def _command_campaign(db: ShopDatabase, args: argparse.Namespace, bar: TextProgr
     if args.action == "resolve":
         changed = campaigns.resolve_uncertain(db, info.id, resend=args.resend)
         info = campaigns.campaign(db, info.id)
-        return _status_figures(info.counts), f"{changed}\n" + _status_text(info), EXIT_OK
+        done = (
+            ngettext(
+                "{count} message will be sent again.",
+                "{count} messages will be sent again.",
+                changed,
+            )
+            if args.resend
+            else ngettext(
+                "{count} message is left as it is.",
+                "{count} messages are left as they are.",
+                changed,
+            )
+        ).format(count=changed)
+        return _status_figures(info.counts), f"{done}\n" + _status_text(info), EXIT_OK
     lines = []
     if info.state == "draft":
         check = campaigns.check_campaign(db, info.id, progress=bar)

@@ -437,6 +437,31 @@ class SmtpSession:
                     smtp.login(server.username, self._password or "")
                 except smtplib.SMTPAuthenticationError as error:
                     raise _reply_failure(server, error.smtp_code, error.smtp_error, stage) from None
+                except UnicodeError:
+                    # smtplib sends the password as ASCII; never show or log the character.
+                    raise SendFailure(
+                        FailureKind.ACCOUNT,
+                        _(
+                            "The password has letters with accents or other symbols that the "
+                            "mail server cannot receive this way. Use a password (or an app "
+                            "password) with plain letters, digits and ordinary symbols."
+                        ),
+                        stage=stage,
+                    ) from None
+                except smtplib.SMTPException as error:
+                    if isinstance(error, smtplib.SMTPResponseException):
+                        raise
+                    # "No suitable authentication method found", and the like: retrying will
+                    # not help, the account must change.
+                    raise SendFailure(
+                        FailureKind.ACCOUNT,
+                        _(
+                            "The mail server {server} offers no way of signing in that smbcrm "
+                            "knows ({detail}). Check the server, the port and the security "
+                            "with your provider."
+                        ).format(server=f"{server.host}:{server.port}", detail=error),
+                        stage=stage,
+                    ) from None
         except SendFailure:
             _quietly_close(smtp)
             raise
@@ -571,7 +596,20 @@ class SmtpSession:
             self._drop()
             raise _connection_failure(self.server, error, "reply") from None
         text = " ".join(reply.decode("utf-8", "replace").split())
-        if code != 250:
+        if code < 200:  # no reply that could be read: it may have been accepted
+            self._drop()
+            raise SendFailure(
+                FailureKind.TEMPORARY,
+                _(
+                    "The answer of {server} to the message could not be read: it may or may "
+                    "not have been delivered."
+                ).format(server=f"{self.server.host}:{self.server.port}"),
+                code=code,
+                reply=text,
+                maybe_delivered=True,
+                stage="reply",
+            )
+        if not 200 <= code < 300:
             if code == 421:
                 self._drop()
             raise _reply_failure(self.server, code, reply, "data")

@@ -3,7 +3,7 @@
 Every (campaign, customer) pair has one outbox row. A row is claimed as 'sending' in a durable
 transaction before its message can leave; just before the message data goes to the server the
 row is marked 'handed over' in a quick transaction (written to the operating system, not
-flushed to disk); 'sent' follows the server's 250 reply. After a crash of the program every row
+flushed to disk: synchronous=NORMAL); 'sent' follows the server's 250 reply. After a crash of the program every row
 still 'sending' tells the truth: not handed over means it never left (queued again), handed
 over means it may have arrived ('uncertain': the owner decides). After a crash of the whole
 computer the quick writes may be lost, so every row still 'sending' becomes 'uncertain'. This
@@ -13,6 +13,7 @@ on its own."""
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import ssl
 import threading
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from peewee import IntegrityError, SqliteDatabase
+from peewee import IntegrityError, OperationalError, SqliteDatabase
 
 from smbcrm.core.dates import to_local, utc_now
 from smbcrm.core.errors import UserError
@@ -40,6 +41,8 @@ from smbcrm.services.mail_templates import Recipient, RecipientRenderer
 from smbcrm.services.privacy import email_hash
 from smbcrm.services.segments import segment_choices, segment_sql
 from smbcrm.services.settings import load_settings
+
+log = logging.getLogger(__name__)
 
 OUTBOX_STATES = ("queued", "sending", "sent", "deferred", "failed", "uncertain", "suppressed")
 FINAL_STATES = ("sent", "failed", "suppressed")
@@ -313,6 +316,23 @@ class _Gate:
             row[0]: row[1] for row in db.execute_sql("SELECT email_hash, reason FROM suppression")
         }
 
+    def reload_suppressed(self, emails: list[str]) -> None:
+        """Read the do-not-mail list again for these addresses (a run of many hours must see a
+        bounce or an unsubscribe recorded meanwhile)."""
+        hashes = [email_hash(address) for address in emails if address]
+        for hashed in hashes:
+            self._suppressed.pop(hashed, None)
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for hashed, reason in self.db.execute_sql(
+                f"SELECT email_hash, reason FROM suppression WHERE email_hash IN ({marks})", chunk
+            ):
+                self._suppressed[hashed] = reason
+
+    def suppress(self, email: str, reason: str) -> None:
+        self._suppressed[email_hash(email)] = reason
+
     def recent_marketing(self, customer_ids: list[int]) -> dict[int, int]:
         if not (self.marketing and self.weekly_cap and customer_ids):
             return {}
@@ -418,8 +438,8 @@ def queue_campaign(db: SqliteDatabase, check: CampaignCheck) -> CampaignInfo:
     Recipients with a blocking problem get a 'suppressed' (or, for a template error, 'failed')
     row with the reason, so the campaign's report and their timelines say why."""
     blocked = {p.customer_id: p for p in check.problems if p.kind not in WARNINGS}
-    # The customers the owner saw checked, less any who left the audience since (archived,
-    # erased, merged): nobody unchecked is added.
+    # The customers the owner saw checked, less any who left the audience since (a tag taken
+    # off, a segment no longer matched, archived, erased, merged): nobody unchecked is added.
     still_there = set(audience_ids(db, campaign(db, check.campaign_id).audience))
     ids = [customer_id for customer_id in check.recipient_ids if customer_id in still_there]
     now = utc_now()
@@ -461,7 +481,8 @@ def pause_campaign(db: SqliteDatabase, campaign_id: int, reason: str = "") -> No
 
 
 def resume_campaign(db: SqliteDatabase, campaign_id: int) -> None:
-    """Back to sending; an account hold the owner has dealt with (a password) is lifted too."""
+    """Back to sending. A hold with a time (the provider's daily quota) stays: sending goes on
+    when it ends; a hold without one (a password the owner has now fixed) is lifted."""
     with db.atomic():
         row = Campaign.get_or_none(Campaign.id == campaign_id)
         if row is None:
@@ -471,29 +492,29 @@ def resume_campaign(db: SqliteDatabase, campaign_id: int) -> None:
                 Campaign.id == campaign_id
             ).execute()
             if row.account_id is not None:
-                EmailAccount.update(held_until=None, hold_reason="").where(
-                    EmailAccount.id == row.account_id
+                EmailAccount.update(hold_reason="").where(
+                    (EmailAccount.id == row.account_id) & EmailAccount.held_until.is_null()
                 ).execute()
 
 
 def cancel_campaign(db: SqliteDatabase, campaign_id: int) -> None:
     """Stop for good: messages not yet sent are dropped; a sending campaign must stop first."""
-    key = _running_key(db, campaign_id)
-    if key in _RUNNING:
-        raise UserError(_("Pause the campaign first, then cancel it."))
-    with db.atomic():
-        db.execute_sql(
-            "DELETE FROM outbox_message WHERE campaign_id = ? AND state IN ('queued', 'deferred')",
-            (campaign_id,),
-        )
-        db.execute_sql(
-            "UPDATE outbox_message SET state = 'failed', reason = ?, updated_at = ? "
-            "WHERE campaign_id = ? AND state IN ('uncertain', 'sending')",
-            (_("Cancelled; it may have arrived before."), str(utc_now()), campaign_id),
-        )
-        Campaign.update(state="cancelled", finished_at=utc_now()).where(
-            Campaign.id == campaign_id
-        ).execute()
+    with _only_sender(db, campaign_id, busy=_("Pause the campaign first, then cancel it.")):
+        recover_interrupted(db, campaign_id)
+        with db.atomic():
+            db.execute_sql(
+                "DELETE FROM outbox_message WHERE campaign_id = ? "
+                "AND state IN ('queued', 'deferred')",
+                (campaign_id,),
+            )
+            db.execute_sql(
+                "UPDATE outbox_message SET state = 'failed', reason = ?, updated_at = ? "
+                "WHERE campaign_id = ? AND state = 'uncertain'",
+                (_("Cancelled; it may have arrived before."), str(utc_now()), campaign_id),
+            )
+            Campaign.update(state="cancelled", finished_at=utc_now()).where(
+                Campaign.id == campaign_id
+            ).execute()
 
 
 def resolve_uncertain(db: SqliteDatabase, campaign_id: int, *, resend: bool) -> int:
@@ -663,11 +684,11 @@ def is_sending(db: SqliteDatabase, campaign_id: int) -> bool:
 
 
 @contextmanager
-def _only_sender(db: SqliteDatabase, campaign_id: int) -> Iterator[None]:
+def _only_sender(db: SqliteDatabase, campaign_id: int, busy: str = "") -> Iterator[None]:
     key = _running_key(db, campaign_id)
     with _RUNNING_LOCK:
         if key in _RUNNING:
-            raise UserError(_("This campaign is already being sent."))
+            raise UserError(busy or _("This campaign is already being sent."))
         _RUNNING.add(key)
     try:
         yield
@@ -680,19 +701,23 @@ def _only_sender(db: SqliteDatabase, campaign_id: int) -> Iterator[None]:
 def _quick(db: SqliteDatabase) -> Iterator[None]:
     """A transaction written to the operating system but not flushed to disk: it survives a
     crash of smbcrm, not of the computer. Used only where losing it is safe (see the module).
-    Plain statements on the thread's connection: it runs once per message."""
+    synchronous=NORMAL, not OFF: in WAL mode NORMAL still flushes around checkpoints, so a
+    power cut can lose the newest quick writes but never older durable ones, nor damage the
+    file. Plain statements on the thread's connection: it runs once per message."""
     connection = db.connection()
-    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute("PRAGMA synchronous = NORMAL")
     try:
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
     finally:
-        connection.execute("PRAGMA synchronous = FULL")
+        if not connection.in_transaction:
+            connection.execute("PRAGMA synchronous = FULL")
 
 
 def _eta_text(done: int, total: int, started: float) -> str:
@@ -780,18 +805,25 @@ class _Sender:
 
     # Writing outcomes -------------------------------------------------------------------------
 
-    def _flush_sent(self) -> None:
-        if self.pending_sent:
-            self.db.connection().executemany(
-                "UPDATE outbox_message SET state = 'sent', server_reply = ?, message_id = ?, "
-                "sent_at = ?, updated_at = ?, reason = '' WHERE id = ?",
-                [(reply, mid, at, at, row_id) for reply, mid, at, row_id in self.pending_sent],
-            )
-            self.db.connection().executemany(
-                "INSERT INTO account_send (account_id, sent_at) VALUES (?, ?)",
-                [(self.account.id, at) for _reply, _mid, at, _row in self.pending_sent],
-            )
-            self.pending_sent.clear()
+    @contextmanager
+    def _write(self, *, durable: bool = True) -> Iterator[None]:
+        """One transaction that also records the 'sent' marks waiting since the last one; they
+        are forgotten only once it committed (a failed write keeps them for the next)."""
+        pending = list(self.pending_sent)
+        with self.db.atomic() if durable else _quick(self.db):
+            if pending:
+                connection = self.db.connection()
+                connection.executemany(
+                    "UPDATE outbox_message SET state = 'sent', server_reply = ?, message_id = ?, "
+                    "sent_at = ?, updated_at = ?, reason = '' WHERE id = ?",
+                    [(reply, mid, at, at, row_id) for reply, mid, at, row_id in pending],
+                )
+                connection.executemany(
+                    "INSERT INTO account_send (account_id, sent_at) VALUES (?, ?)",
+                    [(self.account.id, at) for _reply, _mid, at, _row in pending],
+                )
+            yield
+        del self.pending_sent[: len(pending)]
 
     def _set(self, row_id: int, state: str, reason: str = "", **extra: object) -> None:
         assignments = "".join(f", {column} = ?" for column in extra)
@@ -803,8 +835,7 @@ class _Sender:
 
     def _release(self, rows: list[tuple[int, int, int]]) -> None:
         """Claimed rows that were not handed over go back to the queue (durably)."""
-        with self.db.atomic():
-            self._flush_sent()
+        with self._write():
             for row_id, _customer, attempts in rows:
                 self._set(row_id, "queued" if attempts <= 1 else "deferred",
                           attempts=attempts - 1, handed_over=0)  # fmt: skip
@@ -814,10 +845,21 @@ class _Sender:
     def run(self) -> SendOutcome:
         try:
             return self._loop()
+        except OperationalError as error:
+            if "locked" not in str(error).lower():
+                raise
+            # Another long write (an import) holds the shop file: try again in a minute.
+            retry = utc_now() + timedelta(seconds=BACKOFF_SECONDS[0])
+            message = _("The shop file is busy with other work; sending goes on in a minute.")
+            return SendOutcome("waiting", counts(self.db, self.campaign_id), message, retry)
         finally:
             if self.pending_sent:
-                with self.db.atomic():
-                    self._flush_sent()
+                try:
+                    with self._write():
+                        pass
+                except OperationalError:
+                    # Left 'sending' and handed over: shown as uncertain, never sent again.
+                    log.exception("could not record %d sent messages", len(self.pending_sent))
             if self.session is not None:
                 self.session.close()
 
@@ -887,8 +929,7 @@ class _Sender:
         return self._outcome("waiting", reason, resume_at=moment)
 
     def _claim(self, how_many: int, now: datetime) -> list[tuple[int, int, int]]:
-        with self.db.atomic():  # durable: the claim must be on disk before anything leaves
-            self._flush_sent()
+        with self._write():  # durable: the claim must be on disk before anything leaves
             rows = self.db.execute_sql(
                 "SELECT id, customer_id, attempts + 1 FROM outbox_message "
                 "WHERE campaign_id = ? AND (state = 'queued' OR (state = 'deferred' "
@@ -977,6 +1018,7 @@ class _Sender:
             r.customer_id: r for r in self.renderer.recipients([c for _i, c, _a in claimed if c])
         }
         recent = self.gate.recent_marketing(list(recipients))
+        self.gate.reload_suppressed([r.email for r in recipients.values() if r.email])
         prepared = _Lookahead(
             [
                 (self._prepare, recipients.get(customer_id), recent.get(customer_id, 0))
@@ -1008,8 +1050,7 @@ class _Sender:
 
             def handing_over(row_id=row_id, email=recipient.email) -> None:
                 # Written while the server answers DATA, before any of the message goes out.
-                with _quick(self.db):
-                    self._flush_sent()
+                with self._write(durable=False):
                     self._set(row_id, "sending", handed_over=1, email=email)
 
             try:
@@ -1046,8 +1087,7 @@ class _Sender:
         if failure.reply:
             reason = f"{reason} ({failure.reply})"
         if failure.maybe_delivered:
-            with self.db.atomic():
-                self._flush_sent()
+            with self._write():
                 self._set(row_id, "uncertain", reason)
             self._drop_session()
             return None
@@ -1056,20 +1096,19 @@ class _Sender:
             self._hold_account(failure)
             return self._outcome("paused", reason)
         if failure.kind is FailureKind.RECIPIENT:
-            with _quick(self.db):
-                self._flush_sent()
+            with self._write(durable=False):
                 self._set(row_id, "failed", reason, server_reply=failure.reply)
                 if _HARD_BOUNCE.search(failure.reply or "") and recipient.email:
                     Suppression.insert(
                         email_hash=email_hash(recipient.email), reason="bounced",
                         created_at=utc_now(),
                     ).on_conflict_ignore().execute()  # fmt: skip
+                    self.gate.suppress(recipient.email, "bounced")
             self.failed += 1
             return None
         # Temporary: try again later, with growing pauses, then give up.
         self._drop_session()
-        with _quick(self.db):
-            self._flush_sent()
+        with self._write(durable=False):
             if attempts >= MAX_ATTEMPTS:
                 self._set(row_id, "failed", reason, server_reply=failure.reply)
                 self.failed += 1
@@ -1112,8 +1151,8 @@ class _Sender:
         self, state: str, message: str = "", resume_at: datetime | None = None
     ) -> SendOutcome:
         if self.pending_sent:
-            with self.db.atomic():
-                self._flush_sent()
+            with self._write():
+                pass
         found = counts(self.db, self.campaign_id)
         if not message:
             message = {
@@ -1149,10 +1188,45 @@ def send_campaign(
     if row.state == "draft":
         raise UserError(_("Check the campaign and put it in the outbox first."))
     if row.state in ("finished", "cancelled"):
-        return SendOutcome(row.state, counts(db, campaign_id), _("The campaign is finished."))
-    with _only_sender(db, campaign_id):
+        message = (
+            _("The campaign is finished.")
+            if row.state == "finished"
+            else _("The campaign was cancelled.")
+        )
+        return SendOutcome(row.state, counts(db, campaign_id), message)
+    with _only_sender(db, campaign_id), _account_turn(db, row.account_id, cancel, sleep, progress):
+        if cancel is not None and cancel.cancelled:
+            return SendOutcome("stopped", counts(db, campaign_id), "")
         if row.state == "paused":
             resume_campaign(db, campaign_id)
         recover_interrupted(db, campaign_id)
         sender = _Sender(db, campaign_id, passwords, ssl_context, progress, cancel, max_wait, sleep)
         return sender.run()
+
+
+@contextmanager
+def _account_turn(
+    db: SqliteDatabase,
+    account_id: int | None,
+    cancel: CancelToken | None,
+    sleep: Callable[[float], None],
+    progress: ProgressCallback,
+) -> Iterator[None]:
+    """One campaign at a time per account, so the provider's limits are counted by one sender;
+    another campaign of the same account waits its turn (or stops when cancelled)."""
+    key = (str(db.database), -(account_id or 0))
+    while True:
+        with _RUNNING_LOCK:
+            if key not in _RUNNING:
+                _RUNNING.add(key)
+                break
+        if cancel is not None and cancel.cancelled:
+            yield
+            return
+        progress(0, 0, _("Waiting for another campaign of this account to finish…"))
+        sleep(0.5)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(key)

@@ -229,6 +229,9 @@ class TaskRunner(QObject):
     def __init__(self, after_each: Callable[[], None] | None = None, parent=None) -> None:
         super().__init__(parent)
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smbcrm-task")
+        # Work that lasts hours (a campaign waiting on its provider's limits) has threads of its
+        # own, so it never keeps the window's short tasks waiting.
+        self.long_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smbcrm-long")
         self.after_each = after_each
         self.running: set[Task] = set()
 
@@ -242,6 +245,7 @@ class TaskRunner(QObject):
         on_failure: Callable[[BaseException], None] | None = None,
         cancellable: bool = True,
         show_progress: bool = True,
+        long_running: bool = False,
     ) -> Task:
         task = Task(
             self,
@@ -254,7 +258,7 @@ class TaskRunner(QObject):
             show_progress=show_progress,
         )
         self.running.add(task)
-        task.start(self.executor)
+        task.start(self.long_executor if long_running else self.executor)
         return task
 
     def wait(self, msecs: int = -1) -> bool:

@@ -315,3 +315,12 @@ def test_a_failure_before_the_data_sends_nothing_and_the_session_goes_on(mail_se
                          before_data=broken)  # fmt: skip
         session.send(message(text="dos"), SENDER.address, "luis@example.test")
     assert [rcpt for _f, rcpt, _d in mail_server.received] == ["luis@example.test"]
+
+
+def test_a_password_with_accents_is_explained_and_never_shown(mail_server_factory):
+    server = mail_server_factory(auth=("tienda", "contraseña"), auth_require_tls=False)
+    session = SmtpSession(SmtpServer("127.0.0.1", server.port, "none", "tienda"), "contraseña")
+    with pytest.raises(SendFailure) as caught:
+        session.open()
+    assert caught.value.kind is FailureKind.ACCOUNT
+    assert "ñ" not in caught.value.explanation and "accents" in caught.value.explanation

@@ -409,3 +409,39 @@ def test_only_the_customers_the_owner_saw_checked_are_queued(shop, mail_server):
     campaigns.queue_campaign(shop, check)
     send(shop, campaign)
     assert sorted(recipients(mail_server)) == ["c0@example.com", "c1@example.com"]
+
+
+def test_a_bounce_recorded_while_a_long_run_goes_on_is_respected(shop, mail_server):
+    customers(60)
+    account = make_account(shop, mail_server)
+    campaign = make_campaign(shop, account)
+    queue(shop, campaign)
+
+    def progress(done, total, text):
+        if done == 10:  # the first batch is going out: c55 bounces elsewhere meanwhile
+            Suppression.insert(email_hash=email_hash("c55@example.com"), reason="bounced",
+                               created_at=utc_now()).on_conflict_ignore().execute()  # fmt: skip
+
+    send(shop, campaign, progress=progress)
+    assert "c55@example.com" not in recipients(mail_server)
+    assert len(recipients(mail_server)) == 59
+
+
+def test_two_campaigns_of_one_account_take_turns(shop, mail_server):
+    customers(2)
+    account = make_account(shop, mail_server)
+    first, second = (make_campaign(shop, account, name=name) for name in ("Uno", "Dos"))
+    queue(shop, first)
+    queue(shop, second)
+    token, outcome = CancelToken(), []
+    with campaigns._account_turn(shop, account.id, None, time.sleep, lambda *a: None):
+        worker = threading.Thread(
+            target=lambda: outcome.append(send(shop, second, cancel=token)), daemon=True
+        )
+        worker.start()
+        time.sleep(0.3)
+        assert worker.is_alive() and mail_server.received == []  # waiting for its turn
+        token.cancel()
+        worker.join(10)
+    assert outcome[0].state == "stopped"
+    assert send(shop, second).state == "finished" and len(mail_server.received) == 2

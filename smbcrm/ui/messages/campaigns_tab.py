@@ -238,6 +238,7 @@ class CampaignsTab(QWidget):
             on_success=lambda outcome: self._sent(campaign_id, outcome),
             on_failure=lambda error: self._send_failed(campaign_id, error),
             show_progress=False,
+            long_running=True,
         )
         self.sending[campaign_id] = task
         self.live_timer.start()
@@ -297,8 +298,8 @@ class CampaignsTab(QWidget):
         for info in campaigns.list_campaigns(db):
             if info.state != "queued" or info.id in self.sending or info.account_id is None:
                 continue
-            if not (info.counts.get("queued") or info.counts.get("deferred")):
-                continue
+            if not any(info.counts.get(state) for state in ("queued", "deferred", "sending")):
+                continue  # 'sending' rows left by a crash are settled when it starts
             account = load_account(db, info.account_id)
             if account.username and not store.get(account.password_key):
                 continue
@@ -340,6 +341,9 @@ class CampaignsTab(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        timer = self.timers.pop(info.id, None)
+        if timer is not None:
+            timer.stop()
         db = self.context.db
         if info.state == "draft":
             self._write(lambda: campaigns.delete_campaign(db, info.id))
