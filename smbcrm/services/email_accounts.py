@@ -166,8 +166,10 @@ def save_account(
     password: str | None = None,
     account_id: int | None = None,
 ) -> AccountInfo:
-    """Create or update an account; a given password goes to the keyring, never to the file."""
+    """Create or update an account; a given password goes to the keyring, never to the file.
+    When the login changes (user, server or port), the saved password follows it."""
     columns = clean_account(form)
+    before = account(db, account_id) if account_id is not None else None
     try:
         with db.atomic():
             if account_id is None:
@@ -183,8 +185,15 @@ def save_account(
             _("There is already an account called “{name}”.").format(name=columns["name"])
         ) from error
     info = account(db, account_id)
-    if password and passwords is not None:
+    if passwords is None:
+        return info
+    moved = before is not None and before.password_key != info.password_key
+    if moved and not password:
+        password = passwords.get(before.password_key)
+    if password:
         passwords.set(info.password_key, password)
+    if moved and not any(a.password_key == before.password_key for a in list_accounts(db)):
+        passwords.delete(before.password_key)
     return info
 
 

@@ -445,3 +445,15 @@ def test_two_campaigns_of_one_account_take_turns(shop, mail_server):
         worker.join(10)
     assert outcome[0].state == "stopped"
     assert send(shop, second).state == "finished" and len(mail_server.received) == 2
+
+
+def test_the_saved_password_follows_a_changed_login(shop):
+    passwords = MemoryPasswords()
+    form = AccountForm(name="Gmail", host="smtp.gmail.com", port=587, security="starttls",
+                       username="a@gmail.com", from_address="a@gmail.com")  # fmt: skip
+    info = save_account(shop, form, passwords=passwords, password="secreto")
+    moved = save_account(
+        shop, AccountForm(**{**form.__dict__, "username": "b@gmail.com"}),
+        passwords=passwords, account_id=info.id,
+    )  # fmt: skip
+    assert passwords.known == {moved.password_key: "secreto"}
