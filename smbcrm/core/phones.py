@@ -56,7 +56,13 @@ def parse_phone(typed: str, region: str) -> Phone:
     )
 
 
+# Every ASCII character but 0-9, deleted by str.translate: the common case in one C call.
+_ASCII_NON_DIGITS = dict.fromkeys(code for code in range(128) if not chr(code).isdigit())
+
+
 def only_digits(text: str) -> str:
+    if text.isascii():
+        return text.translate(_ASCII_NON_DIGITS)
     return "".join(char for char in text if char.isdigit())
 
 

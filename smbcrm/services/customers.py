@@ -115,6 +115,8 @@ FIELD_LABELS = {
 
 
 def _text(problems: dict[str, str], name: str, value: str) -> str:
+    if not value:
+        return ""  # most optional fields of an imported row are empty
     value = value if isinstance(value, str) else str(value)
     # The common case, checked without the regular expression (imports call this nine times a
     # row): str.isprintable() is False for every control character and every whitespace but

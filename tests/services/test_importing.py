@@ -165,6 +165,25 @@ def purchases_csv(path, rows, delimiter=";"):
     return path
 
 
+def test_identical_lines_of_one_file_all_count_and_a_longer_file_adds_only_its_new_lines(
+    shop, tmp_path
+):
+    # The first import looks nothing up (no earlier lines); the second must find the overlap.
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    same = ["ana@correo.co", "03/11/2026", "F-1", "Pan de bono x6", "Panadería", "1", "9.000"]
+    first = importing.import_purchases(shop, purchases_csv(tmp_path / "a.csv", [same, same]))
+    assert (first.created, first.skipped) == (2, 0)
+    more = ["luis@correo.co", "04/11/2026", "F-2", "Café molido 500 g", "Café", "1", "18.900"]
+    longer = purchases_csv(tmp_path / "b.csv", [same, same, same, more])
+    second = importing.import_purchases(shop, longer)
+    assert (second.created, second.skipped) == (2, 2)
+    assert PurchaseLine.select().count() == 4
+    # The receipt's third line comes in as a purchase of its own: each import owns its
+    # purchases, so undoing it takes them away whole.
+    ana = Customer.get(Customer.email == "ana@correo.co")
+    assert (ana.purchase_count, ana.total_spent) == (2, 2_700_000)
+
+
 def test_purchases_group_by_receipt_create_products_and_never_twice(shop, tmp_path):
     importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
     rows = [
