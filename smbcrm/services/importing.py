@@ -167,7 +167,7 @@ def _birthday(value: Any, order: DateOrder | None, epoch_1904: bool) -> date | N
     return parse_date(value, order.order if order else "DMY", epoch_1904=epoch_1904)
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=40_000)  # about every day of birth a shop's customers have
 def _cached_date(text: str, order: str, epoch_1904: bool) -> date | None:
     return parse_date(text, order, epoch_1904=epoch_1904)
 
