@@ -112,6 +112,21 @@ out=$(installed /usr/bin/"$APP_NAME" --db "$shop" check --json) || { echo "$out"
 echo "$out" | tail -n 1 | grep -q '"ok": true' || { echo "$out" >&2; fail "check of the demo shop"; }
 pass "installed smbcrm made a demo shop of 300 customers that passes check"
 
+# Over a megabyte, so the import reads it in a child process: the bundle must start itself as
+# that child (multiprocessing.freeze_support in launch.py) rather than a second program.
+"$HOST_PY" -c "
+import csv, sys
+with open(sys.argv[1], 'w', newline='', encoding='utf-8') as handle:
+    writer = csv.writer(handle)
+    writer.writerow(['Nombre', 'Apellidos', 'Correo', 'Ciudad', 'Notas'])
+    for n in range(20000):
+        writer.writerow([f'Cliente {n}', 'Prueba', f'cliente{n}@ejemplo.co', 'Cali', 'x' * 40])
+" "$work/clientes.csv"
+out=$(installed /usr/bin/"$APP_NAME" --db "$shop" import customers "$work/clientes.csv" --json) ||
+  { echo "$out" >&2; fail "import customers"; }
+echo "$out" | tail -n 1 | grep -q '"created": 20000' || { echo "$out" >&2; fail "import output"; }
+pass "installed smbcrm imported 20,000 customers from a $(du -k "$work/clientes.csv" | cut -f1) KiB CSV (read in a child process)"
+
 out=$(installed env SMBCRM_LANGUAGE=es /usr/bin/"$APP_NAME" --help)
 echo "$out" | grep -q "tienda" || fail "--help in Spanish: the translations are not in the package"
 pass "Spanish translations are in the package"

@@ -36,6 +36,11 @@ def arguments_without_finder_serial() -> list[str]:
 
 
 if __name__ == "__main__":
+    # The bundled program is its own interpreter: a child process (smbcrm.core.worker_process)
+    # starts as this program with multiprocessing's arguments, and this runs the child's work.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     give_windowed_program_streams()
     from smbcrm.app import main
 

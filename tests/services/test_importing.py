@@ -155,6 +155,52 @@ def test_a_cancelled_import_leaves_nothing(shop, tmp_path):
     assert Customer.select().count() == 0 and ImportBatch.select().count() == 0
 
 
+def _stored_customers():
+    fields = (Customer.first_name, Customer.last_name, Customer.email, Customer.phone_e164,
+              Customer.city, Customer.birthday, Customer.email_consent)  # fmt: skip
+    return sorted(Customer.select(*fields).tuples())
+
+
+def test_a_big_file_read_in_a_child_process_imports_the_same(shop, tmp_path, monkeypatch):
+    path = workbook(tmp_path / "clientes.xlsx")
+    in_process = importing.import_customers(shop, path, dry_run=True)
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)  # every file counts as big
+    result = importing.import_customers(shop, path)
+    assert (result.rows, result.created, result.errors) == (
+        in_process.rows,
+        in_process.created,
+        in_process.errors,
+    )
+    ana = cs.customer_detail(shop, cs.search(shop, "ana gomez")[0].id)
+    assert (ana.birthday, ana.tags, ana.email_consent) == (
+        date(1988, 2, 29),
+        ("Vecino", "VIP"),
+        "granted",
+    )
+    stored = _stored_customers()
+    importing.undo_import(shop, result.batch_id)
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 1 << 40)
+    importing.import_customers(shop, path)
+    assert _stored_customers() == stored
+
+
+def test_a_file_the_child_refuses_or_cancel_leaves_nothing(shop, tmp_path, monkeypatch):
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
+    unmatched = workbook(tmp_path / "raro.xlsx", headers=["Xyz", "Qwe"], rows=[["a", "b"]])
+    with pytest.raises(UserError, match="No column of this file"):
+        importing.import_customers(shop, unmatched)
+    rows = [[f"Cliente {i}", "", f"c{i}@correo.co", "", "", "", "", ""] for i in range(3000)]
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        importing.import_customers(
+            shop,
+            workbook(tmp_path / "big.xlsx", rows=rows),
+            progress=lambda done, total, message: token.cancel(),
+            cancel=token,
+        )
+    assert Customer.select().count() == 0 and ImportBatch.select().count() == 0
+
+
 def purchases_csv(path, rows, delimiter=";"):
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=delimiter)

@@ -1,0 +1,101 @@
+"""Work on the second core: a generator run in a child process, its batches streamed back.
+
+A big import spends about half its time reading and checking rows (Python, no database) and
+half writing them (SQLite). Threads cannot share that: the interpreter lock lets one run at a
+time. A child process reads and checks while the parent writes, so the import takes about the
+longer of the two instead of their sum.
+
+The child is started with "spawn" on every system: the window's process has threads (Qt's,
+the task runner's), and forking a process with threads can deadlock the child. Spawning costs
+about 0.3 s (a new interpreter importing the services), so callers use it for big files only.
+
+The child never opens the shop file. Whatever it sends is written by the parent inside the
+parent's one transaction, so a crash of either side, or Cancel, leaves the shop as it was.
+Closing the returned iterator (Cancel, an error in the parent) ends the child at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from smbcrm.core.errors import UserError
+from smbcrm.core.i18n import _, current_language, set_language
+
+# A job is a module-level generator function (the child imports it by name) whose arguments
+# pickle. Each item it yields is one batch, sent as one message.
+Job = Callable[..., Iterator[Any]]
+
+
+class WorkerCrashed(RuntimeError):
+    """The child failed with something other than a UserError (a bug), or died."""
+
+
+def _child(connection, language: str, job: Job, args: tuple) -> None:
+    set_language(language)
+    try:
+        for batch in job(*args):
+            connection.send(("batch", batch))
+        connection.send(("done", None))
+    except UserError as error:
+        connection.send(("user_error", error.message))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped listening (Cancel): nobody to report to
+    except BaseException:  # noqa: BLE001 - anything else is a bug, reported with its trace
+        connection.send(("crash", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
+    """None once the child has started, then the batches job(*args) yields, computed in the
+    child while the caller works. Use batches(), which takes the None.
+
+    A UserError in the child is raised here with its message; any other failure, or the child
+    dying, raises WorkerCrashed. The child blocks on sending while the caller is behind (a
+    pipe holds little), so it runs at most a batch or two ahead and memory stays flat."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(sender, current_language(), job, args), daemon=True
+    )
+    process.start()
+    sender.close()  # the child holds the only sending end now: its exit ends recv() below
+    try:
+        yield None  # started: batches() takes this, so the child works while the caller sets up
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                process.join(5)
+                raise WorkerCrashed(
+                    _(
+                        "The helper process reading the file stopped unexpectedly "
+                        "(exit code {code})."
+                    ).format(code=process.exitcode)
+                ) from None
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "user_error":
+                raise UserError(payload)
+            else:
+                raise WorkerCrashed(payload)
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.terminate()
+        process.join(5)
+
+
+def batches(job: Job, *args: Any, in_child: bool) -> Iterator[Any]:
+    """job(*args)'s batches, from a child process when in_child, else computed right here:
+    the same batches either way, so the caller's code does not change."""
+    if in_child:
+        stream = batches_from_process(job, *args)
+        next(stream)  # starts the child now, not at the caller's first next()
+        return stream
+    return job(*args)

@@ -1,0 +1,60 @@
+"""A generator in a child process: batches arrive in order, errors arrive as they were, Cancel
+ends the child. Real spawned processes, as an import uses them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from smbcrm.core.errors import UserError
+from smbcrm.core.i18n import current_language, set_language
+from smbcrm.core.worker_process import WorkerCrashed, batches
+from tests.core import worker_jobs
+
+
+@pytest.mark.parametrize("in_child", [True, False])
+def test_batches_arrive_whole_and_in_order(in_child):
+    received = list(batches(worker_jobs.count_up, 50, 200, in_child=in_child))
+    assert [number for batch in received for number in batch] == list(range(10_000))
+
+
+def test_a_user_error_in_the_child_arrives_translated_as_the_window_speaks():
+    before = current_language()
+    set_language("es")
+    try:
+        received = []
+        with pytest.raises(UserError) as raised:
+            for batch in batches(worker_jobs.refuse_after, 3, in_child=True):
+                received.extend(batch)
+    finally:
+        set_language(before)
+    assert received == [0, 1, 2]
+    assert raised.value.message == "El archivo x.csv está vacío."
+
+
+def test_a_bug_in_the_child_arrives_with_its_trace():
+    with pytest.raises(WorkerCrashed, match="KeyError: 'a bug'"):
+        list(batches(worker_jobs.fail_with_a_bug, in_child=True))
+
+
+def test_a_child_that_dies_is_reported_not_waited_for():
+    with pytest.raises(WorkerCrashed, match="exit code 3"):
+        list(batches(worker_jobs.die_hard, in_child=True))
+
+
+def test_closing_the_batches_ends_the_child(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    stream = batches(worker_jobs.endless, str(pid_file), in_child=True)
+    next(stream)
+    child = int(pid_file.read_text())
+    stream.close()  # what Cancel does, through the import's finally
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the child process is still running")
