@@ -330,6 +330,7 @@ class XlsxSheetReader:
     def __init__(self, path: Path, member: str, *, epoch_1904: bool) -> None:
         self._member = member
         self._epoch_1904 = epoch_1904
+        self._rows: Iterator | None = None
         try:
             self._archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, EOFError) as error:
@@ -348,6 +349,10 @@ class XlsxSheetReader:
             raise
 
     def close(self) -> None:
+        """Stop reading and close the file (also when rows() was left half read)."""
+        rows, self._rows = self._rows, None
+        if rows is not None:
+            rows.close()  # its part of the zip closes with it
         archive, self._archive = self._archive, None
         if archive is not None:
             archive.close()
@@ -372,8 +377,11 @@ class XlsxSheetReader:
 
     def rows(self) -> Iterator[tuple[int, list]]:
         """(1-based row number, cells) for every row with something in it."""
-        for number, cells, _leftmost in self._parse(self._first_column, want_leftmost=False):
-            yield number, cells
+        self._rows = (
+            (number, cells)
+            for number, cells, _leftmost in self._parse(self._first_column, want_leftmost=False)
+        )
+        return self._rows
 
     def _parse(
         self, first_column: int, want_leftmost: bool
