@@ -413,7 +413,10 @@ class XlsxSheetReader:
         leftmost: int | None = None
         row_cells: list = []
         other_rows: dict[int, list] = {}
-        prefix = ""
+        prefixes: list[str] = []
+        row_text = "1"
+        row_length = 1
+        columns = _COLUMNS
 
         def kind_of(style: str | None) -> int:
             kind = style_cache.get(style)
@@ -455,16 +458,21 @@ class XlsxSheetReader:
             raise SheetDamaged(f"unknown cell type {cell_type[:20]!r}")
 
         def start(name: str, attributes: dict) -> None:
-            nonlocal row_index, next_column, cell_column, cell_row, cell_type, cell_style
-            nonlocal value, in_cell, inline, inline_text, rich, phonetic, prefix
-            if prefix:
-                name = name[len(prefix) :] if name.startswith(prefix) else ":" + name
+            nonlocal row_index, row_text, row_length, next_column, cell_column, cell_row
+            nonlocal cell_type, cell_style, value, in_cell, inline, inline_text, rich, phonetic
             if name == "c":
                 reference = attributes.get("r")
-                if reference is not None:
+                # The common case, a cell in its row's numbered row: no parsing of digits.
+                if reference is not None and (
+                    (column := columns.get(reference[:-row_length])) is not None
+                    and reference.endswith(row_text)
+                ):
+                    cell_column = next_column = column
+                    cell_row = row_index
+                elif reference is not None:
                     letters = reference.rstrip("0123456789")
                     digits = reference[len(letters) :]
-                    if not letters or not digits or digits[0] == "0":
+                    if not letters or not digits or not digits.strip("0"):
                         raise SheetDamaged(f"bad cell reference {reference[:20]!r}")
                     column = _COLUMNS.get(letters)
                     if column is None:
@@ -488,9 +496,11 @@ class XlsxSheetReader:
             elif name == "row":
                 reference = attributes.get("r")
                 if reference is not None:
-                    if not reference.isdigit() or reference[0] == "0":
+                    if not (reference.isascii() and reference.isdigit() and reference.strip("0")):
                         raise SheetDamaged(f"bad row number {reference[:20]!r}")
                     row_index = int(reference) - 1
+                row_text = str(row_index + 1)
+                row_length = len(row_text)
                 next_column = 0
                 row_cells.clear()
                 if row_index >= MAX_SHEET_ROWS:
@@ -500,14 +510,21 @@ class XlsxSheetReader:
                     rich = True
             elif name == "rPh":
                 phonetic = True
-            elif name == "worksheet" or name.endswith(":worksheet"):
-                prefix = name[: -len("worksheet")]
+            elif name.endswith(":worksheet") and not prefixes:
+                # A writer that prefixes the main namespace (x:c, x:row): strip it first.
+                prefix_length = len(name) - len("worksheet")
+                prefixes.append(name[:prefix_length])
+                parser.StartElementHandler = lambda name, attributes: start(
+                    name[prefix_length:] if name.startswith(prefixes[0]) else ":" + name,
+                    attributes,
+                )
+                parser.EndElementHandler = lambda name: end(
+                    name[prefix_length:] if name.startswith(prefixes[0]) else ":" + name
+                )
 
         def end(name: str) -> None:
             nonlocal row_index, next_column, value, in_cell, inline, inline_text, phonetic
             nonlocal done, leftmost
-            if prefix:
-                name = name[len(prefix) :] if name.startswith(prefix) else ":" + name
             if name == "c":
                 in_cell = False
                 next_column += 1
@@ -553,16 +570,20 @@ class XlsxSheetReader:
                     else:
                         value = other_value(text)
             elif name == "row":
-                if row_cells:
-                    ready.append((row_index + 1, row_cells.copy(), leftmost))
-                    row_cells.clear()
                 if other_rows:
+                    # Cells positioned in other rows than their row element's: in row order,
+                    # as calamine's grid gives them.
+                    if row_cells:
+                        other_rows.setdefault(row_index, []).extend(row_cells)
                     for other in sorted(other_rows):
                         if other >= MAX_SHEET_ROWS:
                             raise SheetTooLong(other + 1)
                         if other_rows[other]:
                             ready.append((other + 1, other_rows[other], leftmost))
                     other_rows.clear()
+                elif row_cells:
+                    ready.append((row_index + 1, row_cells.copy(), leftmost))
+                row_cells.clear()
                 row_index += 1
             elif name == "rPh":
                 phonetic = False

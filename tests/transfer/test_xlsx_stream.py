@@ -179,7 +179,8 @@ def test_rows_and_cells_without_positions(tmp_path, monkeypatch):
         '<sheetData><row r="2"><c r="C2" t="inlineStr"><is><t>Nombre</t></is></c><c t="inlineStr">'
         '<is><t>Correo</t></is></c></row><row><c r="C3" t="inlineStr"><is><t>Ana</t></is></c>'
         '<c t="inlineStr"><is><t>a@x.co</t></is></c></row><row><c r="E9"><v>5</v></c><c><v>6</v>'
-        "</c></row></sheetData>"
+        '</c></row><row r="011"><c r="C011"><v>7</v></c></row>'
+        '<row r="13"><c r="C13"><v>8</v></c><c r="D12"><v>9</v></c></row></sheetData>'
     )
     start, end = xml.index("<sheetData"), xml.index("</sheetData>") + len("</sheetData>")
     path = replace_sheet_xml(
@@ -187,7 +188,15 @@ def test_rows_and_cells_without_positions(tmp_path, monkeypatch):
     )
     info, rows = assert_same(path, monkeypatch)
     assert info.headers == ("Nombre", "Correo")
-    assert rows == [(3, ["Ana", "a@x.co"]), (9, [None, None])] or rows[0] == (3, ["Ana", "a@x.co"])
+    # E9 is row 9; the cell after it, with no position, stays in its row element (row 4).
+    assert rows == [
+        (3, ["Ana", "a@x.co"]),
+        (4, [None, None]),
+        (9, [None, None]),
+        (11, [7, None]),
+        (12, [None, 9]),
+        (13, [8, None]),
+    ]
 
 
 def test_data_starting_in_a_later_column_and_inline_rich_text(tmp_path, monkeypatch):
