@@ -118,6 +118,31 @@ def patch_sheet(source, target, replacements, member=SHEET):
     return replace_sheet_xml(source, target, xml.encode(), member)
 
 
+def with_shared_strings(source, target, extra_strings=()):
+    """A copy whose inline strings live in xl/sharedStrings.xml, as Excel writes them (this
+    openpyxl writes inline strings only), plus odd entries nothing points at."""
+    with zipfile.ZipFile(source) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    entries: list[str] = list(extra_strings)
+
+    def shared(found: re.Match) -> str:
+        entries.append(found.group(2))
+        return f'{found.group(1)} t="s"><v>{len(entries) - 1}</v></c>'
+
+    sheet = re.sub(r'(<c [^>]*?) t="inlineStr"><is>(.*?)</is></c>', shared, parts[SHEET].decode())
+    parts[SHEET] = sheet.encode()
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    parts["xl/sharedStrings.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{main}" count="{len(entries)}">'
+        + "".join(f"<si>{entry}</si>" for entry in entries)
+        + "</sst>"
+    ).encode()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for name, data in parts.items():
+            copy.writestr(name, data)
+    return target
+
+
 def test_openpyxl_workbook_reads_the_same_both_ways(tmp_path, monkeypatch):
     info, rows = assert_same(varied_workbook(tmp_path / "b.xlsx"), monkeypatch)
     assert info.header_row == 3
@@ -152,7 +177,8 @@ def test_cached_formula_results_errors_and_iso_dates(tmp_path, monkeypatch):
         '<v>ab &amp; c</v></c><c r="C20" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
         '<c r="D20" t="b"><f>TRUE()</f><v>1</v></c><c r="E20" t="d"><v>2024-05-06T07:08:09</v></c>'
         '<c r="F20" t="d"><v>2024-05-06</v></c><c r="G20" t="e"><v>#N/A</v></c>'
-        '<c r="H20"><f>A1</f><v></v></c><c r="I20" s="1"><v>-0.25</v></c></row>'
+        '<c r="H20"><f>A1</f><v></v></c><c r="I20" s="1"><v>-0.25</v></c>'
+        '<c r="J20" t="str"><v>a_x000D_b</v></c></row>'
     )
     path = patch_sheet(source, tmp_path / "f.xlsx", [("</sheetData>", cells + "</sheetData>")])
     _info, rows = assert_same(path, monkeypatch)
@@ -344,3 +370,39 @@ def test_a_column_past_the_last_one_is_damage_not_a_huge_row(tmp_path, monkeypat
     path = patch_sheet(source, tmp_path / "w.xlsx", [('r="B12"', 'r="ZZZZZZZZ12"')])
     with pytest.raises(UserError, match="is damaged"), tables.open_table(path) as table:
         list(table.rows())
+
+
+def test_shared_strings_read_the_same_both_ways(tmp_path, monkeypatch):
+    odd = [
+        "<t>plain</t><r><t>ignored run</t></r>",  # plain first: the runs after it are ignored
+        '<r><t xml:space="preserve"> rich </t></r><t>tail</t><rPh><t>fonetica</t></rPh>',
+        "<t>_x005F_x000D_ and _x0041_</t>",
+        "<t/>",
+    ]
+    source = varied_workbook(tmp_path / "b.xlsx")
+    path = with_shared_strings(source, tmp_path / "s.xlsx", odd)
+    with zipfile.ZipFile(path) as archive:
+        assert b't="s"' in archive.read(SHEET)
+    info, rows = assert_same(path, monkeypatch)
+    assert info.header_row == 3 and rows[0][1][:2] == ["007", "Ana"]
+    assert rows[0][1][7] == "Muy buena"
+
+
+def test_an_empty_shared_string_entry_keeps_its_place(tmp_path, monkeypatch):
+    # python-calamine 0.9.1 counts an <si> without any <t> as an empty string; the same here.
+    source = varied_workbook(tmp_path / "b.xlsx")
+    path = with_shared_strings(source, tmp_path / "s.xlsx", ["<t>uno</t>", "", "<t>dos</t>"])
+    assert_same(path, monkeypatch)
+
+
+def test_entity_declarations_in_shared_strings_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "STREAM_SHEET_CELLS", -1)
+    source = with_shared_strings(varied_workbook(tmp_path / "b.xlsx"), tmp_path / "s.xlsx")
+    member = "xl/sharedStrings.xml"
+    with zipfile.ZipFile(source) as archive:
+        xml = archive.read(member).decode()
+    body = xml[xml.index("<sst") :]
+    hostile = '<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaa">]>' + body
+    path = replace_sheet_xml(source, tmp_path / "h.xlsx", hostile.encode(), member)
+    with pytest.raises(UserError, match="XML tricks"):
+        tables.open_table(path)
