@@ -10,7 +10,9 @@ export_100k_xlsx_s: the 100,000 customers exported to xlsx; openpyxl_write_100k_
 write-only mode writing the same rows; export_ratio. peak_rss_mb: the process's peak memory.
 The customer import always runs (the other parts need its customers); --skip-purchases and
 --skip-export leave the slower parts out while working on one of them. --big-xlsx N runs on its
-own: it imports an N-row workbook and reports big_xlsx_import_s and its peak_rss_mb.
+own: it imports an N-row workbook and reports big_xlsx_import_s and its peak_rss_mb; with
+--shared-strings the workbook's strings are moved to xl/sharedStrings.xml first (in a child
+process, so its memory is not counted), as Excel writes them: openpyxl writes inline strings.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import random
+import re
 import resource
 import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -74,10 +79,56 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def big_xlsx(folder: Path, count: int) -> dict:
+_INLINE_CELL = re.compile(rb'(<c r="[A-Z]+[0-9]+") t="inlineStr"><is><t>(.*?)</t></is></c>')
+_SHEET = "xl/worksheets/sheet1.xml"
+
+
+def share_strings(source: Path, target: Path) -> None:
+    """A copy of an openpyxl workbook with its strings in xl/sharedStrings.xml, one entry per
+    distinct string, as Excel writes them."""
+    index: dict[bytes, int] = {}
+
+    def shared(found: re.Match) -> bytes:
+        number = index.setdefault(found.group(2), len(index))
+        return found.group(1) + b' t="s"><v>' + str(number).encode() + b"</v></c>"
+
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in original.infolist():
+            if info.filename != _SHEET:
+                copy.writestr(info.filename, original.read(info.filename))
+                continue
+            with original.open(info) as reader, copy.open(_SHEET, "w", force_zip64=True) as writer:
+                carry = b""
+                while block := reader.read(8 << 20):
+                    data = carry + block
+                    cut = data.rfind(b"</row>") + len(b"</row>")
+                    data, carry = data[:cut], data[cut:]
+                    writer.write(_INLINE_CELL.sub(shared, data))
+                writer.write(_INLINE_CELL.sub(shared, carry))
+        main = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        with copy.open("xl/sharedStrings.xml", "w", force_zip64=True) as writer:
+            writer.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="' + main + b'">')
+            for text in index:
+                writer.write(b"<si><t>" + text + b"</t></si>")
+            writer.write(b"</sst>")
+
+
+def big_xlsx(folder: Path, count: int, shared_strings: bool = False) -> dict:
     """Peak memory of importing one large workbook (run alone, so the peak is its own)."""
     source = folder / "grande.xlsx"
     write_customers(source, count, random.Random(1))
+    if shared_strings:
+        inline, source = source, folder / "grande-compartidas.xlsx"
+        child = multiprocessing.get_context("fork").Process(
+            target=share_strings, args=(inline, source)
+        )
+        child.start()
+        child.join()
+        assert child.exitcode == 0, child.exitcode
+        inline.unlink()
     written_rss = peak_rss_mb()
     db = open_shop(folder / "shop.db")
     started = time.perf_counter()
@@ -85,7 +136,8 @@ def big_xlsx(folder: Path, count: int) -> dict:
     seconds = time.perf_counter() - started
     assert result.created == count, result.as_json() | {"errors": result.errors[:3]}
     db.close_for_good()
-    return {"big_xlsx_rows": count, "big_xlsx_import_s": round(seconds, 2),
+    return {"big_xlsx_rows": count, "big_xlsx_shared_strings": shared_strings,
+            "big_xlsx_import_s": round(seconds, 2),
             "rss_after_writing_mb": written_rss, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
@@ -96,6 +148,7 @@ def main() -> None:
     parser.add_argument("--skip-purchases", action="store_true")
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--big-xlsx", type=int, default=0)
+    parser.add_argument("--shared-strings", action="store_true")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="smbcrm-bench-"))
     os.environ["SMBCRM_DATA_DIR"] = str(folder)
@@ -103,7 +156,7 @@ def main() -> None:
     figures: dict = {}
     try:
         if options.big_xlsx:
-            print(json.dumps(big_xlsx(folder, options.big_xlsx)))
+            print(json.dumps(big_xlsx(folder, options.big_xlsx, options.shared_strings)))
             return
         source = folder / "clientes.xlsx"
         write_customers(source, options.customers, rng)

@@ -21,6 +21,7 @@ from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
+from smbcrm.transfer.xlsx_stream import SheetDamaged, SheetHostile, SheetTooLong, XlsxSheetReader
 
 CellValue = str | int | float | date | datetime | bool | None
 
@@ -31,6 +32,10 @@ MAX_SHEET_COLUMNS = 16_384
 MAX_ROWS = 2_000_000
 # calamine holds a sheet as a dense grid of 32-byte cells: bound it before calamine allocates.
 MAX_SHEET_CELLS = 25_000_000
+# Sheets with more cells than this (as _check_sheet_extent bounds them) are streamed by
+# xlsx_stream instead of laid out by calamine: calamine's grid costs about 96 bytes a cell, so
+# 2,000,000 cells stay under 200 MB, while a 100,000-row sheet of ten columns keeps calamine's speed.
+STREAM_SHEET_CELLS = 2_000_000
 MAX_UNCOMPRESSED_BYTES = 1024**3
 MAX_COMPRESSION_RATIO = 200
 BIG_MEMBER_BYTES = 10 * 1024**2
@@ -305,23 +310,17 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
         _check_xlsb_extent(path)
     if kind == "xlsx":
         sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
+    # An xlsx names its worksheets itself, so a big sheet is streamed without calamine ever
+    # opening the workbook (calamine reads every shared string at open).
+    names = _xlsx_worksheet_names(sheet_members)
+    workbook = None if names else _open_calamine(path)
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except python_calamine.PasswordError:
-        raise _password_error(path) from None
-    except (python_calamine.CalamineError, OSError, ValueError) as error:
-        raise UserError(
-            _(
-                "The workbook {name} cannot be read ({reason}). Open it in your spreadsheet "
-                "program, save it again as .xlsx and import the new file."
-            ).format(name=path.name, reason=str(error)[:200])
-        ) from None
-    try:
-        names = tuple(
-            meta.name
-            for meta in workbook.sheets_metadata
-            if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-        ) or tuple(workbook.sheet_names)
+        if workbook is not None:
+            names = tuple(
+                meta.name
+                for meta in workbook.sheets_metadata
+                if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+            ) or tuple(workbook.sheet_names)
         if sheet is not None and sheet not in names:
             raise UserError(
                 _(
@@ -330,6 +329,7 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
             )
         candidates = [sheet] if sheet is not None else list(names)
         for candidate in candidates:
+            cells = None
             if kind == "xlsx":
                 member = sheet_members.get(candidate)
                 if member is None:
@@ -337,14 +337,28 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
                     for other in _worksheet_members(path):
                         _check_sheet_extent(path, other, candidate)
                 else:
-                    _check_sheet_extent(path, member, candidate)
-            calamine_sheet = _load_sheet(workbook, candidate, path)
-            end = calamine_sheet.end
-            if end is not None and end[0] + 1 > MAX_SHEET_ROWS:
-                raise _too_many_rows_error(path, candidate)
-            numbered = _numbered_rows(calamine_sheet.iter_rows())
-            found = _find_header(numbered)
+                    cells = _check_sheet_extent(path, member, candidate)
+            reader = None
+            if cells is not None and cells > STREAM_SHEET_CELLS:
+                reader = _open_stream(path, member, candidate, epoch_1904)
+                numbered = _streamed_rows(reader, path, candidate)
+            else:
+                if workbook is None:
+                    workbook = _open_calamine(path)
+                calamine_sheet = _load_sheet(workbook, candidate, path)
+                end = calamine_sheet.end
+                if end is not None and end[0] + 1 > MAX_SHEET_ROWS:
+                    raise _too_many_rows_error(path, candidate)
+                numbered = _numbered_rows(calamine_sheet.iter_rows())
+            try:
+                found = _find_header(numbered)
+            except BaseException:
+                if reader is not None:
+                    reader.close()
+                raise
             if found is None:
+                if reader is not None:
+                    reader.close()
                 continue  # an empty sheet: look at the next one unless one was asked for
             header_row, headers, buffered, rest = found
             info = TableInfo(
@@ -357,7 +371,11 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
                 headers=headers,
                 epoch_1904=epoch_1904,
             )
-            return Table(info, chain(buffered, rest), workbook.close, max_rows)
+            if reader is None:
+                return Table(info, chain(buffered, rest), workbook.close, max_rows)
+            if workbook is not None:
+                workbook.close()
+            return Table(info, chain(buffered, rest), reader.close, max_rows)
         raise UserError(
             _("The sheet “{sheet}” of {name} is empty. Pick a sheet that has the data.").format(
                 sheet=sheet, name=path.name
@@ -366,8 +384,73 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
             else _("The workbook {name} has no data in any sheet.").format(name=path.name)
         )
     except BaseException:
-        workbook.close()
+        if workbook is not None:
+            workbook.close()
         raise
+
+
+def _open_calamine(path: Path):
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        raise _password_error(path) from None
+    except (python_calamine.CalamineError, OSError, ValueError) as error:
+        raise UserError(
+            _(
+                "The workbook {name} cannot be read ({reason}). Open it in your spreadsheet "
+                "program, save it again as .xlsx and import the new file."
+            ).format(name=path.name, reason=str(error)[:200])
+        ) from None
+
+
+def _xlsx_worksheet_names(sheet_members: dict[str, str]) -> tuple[str, ...]:
+    """The workbook's worksheets in order (chart and dialog sheets left out, as calamine
+    does), or () when their parts cannot be resolved and calamine must say."""
+    return tuple(
+        name for name, member in sheet_members.items() if member.split("/")[1:2] == ["worksheets"]
+    )
+
+
+def _sheet_damaged_error(path: Path, sheet: str) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} is damaged and cannot be read. Open the workbook "
+            "in your spreadsheet program, save it again and import the new file."
+        ).format(sheet=sheet, name=path.name)
+    )
+
+
+def _xml_tricks_error(path: Path) -> UserError:
+    return UserError(
+        _(
+            "The workbook {name} contains XML tricks (entity definitions) used to attack "
+            "programs, so it was refused. Save the data again from the program that made it."
+        ).format(name=path.name)
+    )
+
+
+def _open_stream(path: Path, member: str, sheet: str, epoch_1904: bool) -> XlsxSheetReader:
+    try:
+        return XlsxSheetReader(path, member, epoch_1904=epoch_1904)
+    except SheetHostile:
+        raise _xml_tricks_error(path) from None
+    except SheetTooLong:
+        raise _too_many_rows_error(path, sheet) from None
+    except SheetDamaged:
+        raise _sheet_damaged_error(path, sheet) from None
+
+
+def _streamed_rows(
+    reader: XlsxSheetReader, path: Path, sheet: str
+) -> Iterator[tuple[int, list[CellValue]]]:
+    try:
+        yield from reader.rows()
+    except SheetHostile:
+        raise _xml_tricks_error(path) from None
+    except SheetTooLong:
+        raise _too_many_rows_error(path, sheet) from None
+    except SheetDamaged:
+        raise _sheet_damaged_error(path, sheet) from None
 
 
 def _load_sheet(workbook, name: str, path: Path):
@@ -466,12 +549,7 @@ def _xlsx_workbook_parts(path: Path) -> tuple[dict[str, str], bool]:
             except KeyError:
                 rels = None
     except DefusedXmlException:
-        raise UserError(
-            _(
-                "The workbook {name} contains XML tricks (entity definitions) used to attack "
-                "programs, so it was refused. Save the data again from the program that made it."
-            ).format(name=path.name)
-        ) from None
+        raise _xml_tricks_error(path) from None
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, SafeElementTree.ParseError):
         raise UserError(
             _(
@@ -609,10 +687,11 @@ class _Extent:
         return self.columns + self.widest_unpositioned_row
 
 
-def _check_sheet_extent(path: Path, member: str, sheet: str) -> None:
+def _check_sheet_extent(path: Path, member: str, sheet: str) -> int | None:
     """Bound a sheet's extent from its XML before calamine lays it out as a dense grid (two
     far-apart cells would make it allocate hundreds of gigabytes and abort the process).
-    The <dimension> element is ignored: it can lie."""
+    The <dimension> element is ignored: it can lie. Returns the bound of its cells (rows by
+    columns), or None when the part is missing."""
     extent = _Extent()
     try:
         with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
@@ -633,19 +712,16 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> None:
                 if not block:
                     break
     except KeyError:
-        return  # calamine will report the missing part itself
+        return None  # calamine will report the missing part itself
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
-        raise UserError(
-            _(
-                "The sheet “{sheet}” of {name} is damaged and cannot be read. Open the workbook "
-                "in your spreadsheet program, save it again and import the new file."
-            ).format(sheet=sheet, name=path.name)
-        ) from None
+        raise _sheet_damaged_error(path, sheet) from None
     if extent.rows > MAX_SHEET_ROWS:
         raise _too_many_rows_error(path, sheet)
     height = extent.height
-    if height * max(extent.width, 1) > MAX_SHEET_CELLS:
+    cells = height * max(extent.width, 1)
+    if cells > MAX_SHEET_CELLS:
         raise _too_large_error(path, sheet, height, extent.width)
+    return cells
 
 
 def _too_large_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:
