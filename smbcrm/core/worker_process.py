@@ -17,6 +17,8 @@ Closing the returned iterator (Cancel, an error in the parent) ends the child at
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,20 +35,52 @@ class WorkerCrashed(RuntimeError):
     """The child failed with something other than a UserError (a bug), or died."""
 
 
+# Batches the child may hold ready while the parent is busy. A pipe holds about one batch, so
+# without this the child would stop whenever the parent is in a long write, and the two would
+# take turns instead of working at once (measured: 6.4 s instead of 5 s for 100,000 rows).
+_AHEAD = 64
+
+
 def _child(connection, language: str, job: Job, args: tuple) -> None:
     set_language(language)
+    outbox: queue.Queue = queue.Queue(maxsize=_AHEAD)
+    sender = threading.Thread(target=_send_all, args=(connection, outbox), daemon=True)
+    sender.start()
+
+    def post(message) -> bool:
+        while sender.is_alive():
+            try:
+                outbox.put(message, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False  # the parent stopped listening (Cancel): nobody to report to
+
     try:
         for batch in job(*args):
-            connection.send(("batch", batch))
-        connection.send(("done", None))
+            if not post(("batch", batch)):
+                return
+        post(("done", None))
     except UserError as error:
-        connection.send(("user_error", error.message))
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the parent stopped listening (Cancel): nobody to report to
+        post(("user_error", error.message))
     except BaseException:  # noqa: BLE001 - anything else is a bug, reported with its trace
-        connection.send(("crash", traceback.format_exc()))
+        post(("crash", traceback.format_exc()))
     finally:
+        sender.join()
         connection.close()
+
+
+def _send_all(connection, outbox: queue.Queue) -> None:
+    """The child's second thread: sends while the first goes on reading (a blocked send
+    releases the interpreter lock)."""
+    try:
+        while True:
+            message = outbox.get()
+            connection.send(message)
+            if message[0] != "batch":
+                return
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return
 
 
 def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
