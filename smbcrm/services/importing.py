@@ -424,7 +424,9 @@ class _Index:
 # A checked customer as an import handles it: a plain tuple of the customer table's columns in
 # UPDATABLE's order, the birthday as ISO text. It is what a child process sends (four times
 # quicker to pickle than CleanCustomer with its date) and what the insert takes as it is.
-_EMAIL, _PHONE_E164, _CODE = (UPDATABLE.index(name) for name in ("email", "phone_e164", "code"))
+_EMAIL, _PHONE_E164, _NOTES, _CODE = (
+    UPDATABLE.index(name) for name in ("email", "phone_e164", "notes", "code")
+)
 
 
 def _plain_fields(clean: CleanCustomer) -> tuple:
@@ -508,13 +510,11 @@ class _Upserter:
             self._new.append((customer_id, *fields, consent or "unknown", self.now, self.now))
             # The entry customer_search_source would give, built here instead of by the view's
             # subqueries after the fact (a new customer has no notes in its history yet).
-            first, last, email, _phone, _e164, digits, city, region, _country, _day, notes = fields[
-                :11
-            ]
+            first, last, email, _phone, _e164, digits, city, region = fields[:8]
             self._new_search.append((customer_id, f"{first} {last}", email or "", digits,
                                      f"{city} {region}",
                                      " ".join([self.tags.names[tag] for tag in tag_ids]),
-                                     f"{notes} "))  # fmt: skip
+                                     f"{fields[_NOTES]} "))  # fmt: skip
             self._new_tags.extend((customer_id, tag) for tag in tag_ids)
             if consent is not None:
                 self._new_consents.append(
@@ -602,14 +602,17 @@ class _Run:
 # 32 MB (1,000,000 purchase lines: the import_key index alone is over 50 MB, written in random
 # order), and pages that do not fit are written out and read back again and again. Measured on
 # 1,000,000 lines: each 100,000 took 2.5 s at first and 3.8 s at the end with 32 MB, 2.4 to 2.7 s
-# with more (27 s against 33 s in all), for about 100 MB more peak memory.
-IMPORT_CACHE_KIB = 128_000
+# with more (27 s against 33 s in all), for about 100 MB more peak memory. A customer import
+# takes half as much: its big files are read by a child process with memory of its own (a
+# 1,000,000-row workbook as Excel writes it peaked at 513 MB for both with 128 MB here), and
+# 100,000 customers import 2-3% slower with 48 MB than with 128 MB.
+IMPORT_CACHE_KIB = {"purchases": 128_000, "customers": 64_000, "vcard": 64_000}
 
 
 @contextmanager
-def _larger_page_cache(db: SqliteDatabase) -> Iterator[None]:
+def _larger_page_cache(db: SqliteDatabase, kib: int) -> Iterator[None]:
     usual = db.execute_sql("PRAGMA cache_size").fetchone()[0]
-    db.execute_sql(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+    db.execute_sql(f"PRAGMA cache_size = {-kib}")
     try:
         yield
     finally:
@@ -621,7 +624,7 @@ def _import_run(db: SqliteDatabase, kind: str, file_name: str, dry_run: bool) ->
     """One transaction per import, recorded as a batch; a dry run rolls it all back."""
     run = None
     try:
-        with _larger_page_cache(db), db.atomic():
+        with _larger_page_cache(db, IMPORT_CACHE_KIB.get(kind, 64_000)), db.atomic():
             run = _Run(ImportBatch.create(kind=kind, file_name=file_name).id, dry_run)
             yield run
             ImportBatch.update(rows=run.rows, errors=len(run.errors), **run.counts).where(
@@ -651,7 +654,7 @@ def _prepared_customers(
     source: _Source, mapping: dict[int, str] | None, forced_order: str | None, region: str
 ) -> Iterator[list]:
     """A customer file read and checked without the database (so it can run in a child): first
-    [the mapping], then batches of (row, CleanCustomer, tags, consent) or (row, why refused)."""
+    [the mapping], then batches of (row, _plain_fields, tags, consent) or (row, why refused)."""
     with source.open() as table:
         chosen = _resolve_mapping(table.info, mapping, CUSTOMER_FIELDS)
         if not chosen:
