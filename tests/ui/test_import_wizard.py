@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from openpyxl import Workbook
 
 from PySide6.QtWidgets import QMessageBox
 
 from smbcrm.models.tables import Customer
+from smbcrm.services import importing
 from smbcrm.services.settings import save_settings
 from tests.ui.conftest import answer_modal, wait_idle
 
@@ -22,7 +24,12 @@ def spreadsheet(path):
     return path
 
 
-def test_import_a_spreadsheet_through_the_wizard_then_undo_it(open_window, shop, qtbot, tmp_path):
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "child-process"])
+def test_import_a_spreadsheet_through_the_wizard_then_undo_it(
+    open_window, shop, qtbot, tmp_path, monkeypatch, in_child
+):
+    if in_child:  # as a big file is: read by a spawned child, started from the task's thread
+        monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
     save_settings(shop, welcome_done=True, language="en")
     window = open_window(shop)
     wizard = window.import_file(spreadsheet(tmp_path / "clientes.xlsx"))
