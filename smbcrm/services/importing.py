@@ -1055,7 +1055,8 @@ class _Line:
     row: int
     key: str
     customer_id: int
-    moment: _Moment
+    when_iso: str  # in the import key and the receipt grouping
+    when_text: str  # purchase.purchased_at
     reference: str | None
     product_id: int | None
     description: str
@@ -1114,6 +1115,92 @@ def _minor_units(number: Decimal | None, digits: int) -> int | None:
     return int((number * (Decimal(10) ** digits)).to_integral_value())
 
 
+_NUMBER_PROBLEMS = {
+    "quantity": N_("The quantity “{value}” is not a number."),
+    "unit_price": N_("The unit price “{value}” is not a number."),
+    "amount": N_("The amount “{value}” is not a number."),
+}
+
+
+def _parsed_sale(
+    data: _RowData, order: str, epoch_1904: bool, digits: int, decimal_comma: bool
+) -> tuple[tuple | None, str | None]:
+    """(sale, problem) for one row, without the database: (None, why) when the row has no
+    date; otherwise the sale's plain fields, and a problem to report once its customer is
+    known (as before, "no customer matches" is said first)."""
+    values = data.values
+    raw_date = values.get("date")
+    try:
+        if isinstance(raw_date, str | int):  # a day's sales share their date: parse it once
+            moment = _cached_moment(raw_date, order, epoch_1904)
+        else:
+            moment = _moment(parse_date(raw_date, order, epoch_1904=epoch_1904))
+    except ValueError:
+        moment = None
+    if moment is None:
+        return None, _("“{value}” is not a date.").format(value=data.text("date")[:40])
+    problem = None
+    try:
+        name = "quantity"
+        quantity = _number(values.get(name), decimal_comma) or Decimal(1)
+        name = "unit_price"
+        unit = _money(values.get(name), digits, decimal_comma)
+        name = "amount"
+        amount = _money(values.get(name), digits, decimal_comma)
+    except ValueError:
+        problem = _(_NUMBER_PROBLEMS[name]).format(value=data.text(name)[:40])
+        quantity, unit, amount = Decimal(1), 0, 0
+    if amount is None and unit is None:
+        problem, unit, amount = _("The row has no amount."), 0, 0
+    if amount is None:
+        amount = int(unit * quantity)
+    if unit is None:
+        unit = int(amount / quantity) if quantity else amount
+    text = {name: cell_text(values.get(name)) for name in _SALE_TEXTS}
+    sale = (moment.iso, moment.text, text["customer_email"], text["customer_phone"],
+            text["customer_code"], text["customer_name"], str(quantity), float(quantity), unit,
+            amount, text["product"], text["sku"], text["category"], text["reference"] or None)  # fmt: skip
+    return sale, problem
+
+
+_SALE_TEXTS = ("customer_email", "customer_phone", "customer_code", "customer_name", "product",
+               "sku", "category", "reference")  # fmt: skip
+
+
+def _prepared_purchases(
+    source: _Source,
+    mapping: dict[int, str] | None,
+    forced_order: str | None,
+    digits: int,
+    decimal_comma: bool,
+) -> Iterator[list]:
+    """A sales file read and parsed without the database (so it can run in a child): first
+    [the mapping], then batches of (row, sale, problem) as _parsed_sale gives them."""
+    with source.open() as table:
+        chosen = _resolve_mapping(table.info, mapping, PURCHASE_FIELDS)
+        names = set(chosen.values())
+        if "date" not in names or not names & {"customer_email", "customer_phone", "customer_code"}:
+            raise UserError(
+                _("A purchases file needs a date column and a customer column (email, phone or customer code).")
+            )  # fmt: skip
+        if not names & {"amount", "unit_price"}:
+            raise UserError(_("A purchases file needs an amount or a unit price column."))
+        order, table_rows = _date_order(table, chosen, "date", forced_order)
+        order_name = order.order if order else "DMY"
+        epoch_1904 = _epoch_1904(table.info)
+        yield [chosen]
+        batch: list[tuple] = []
+        for number, cells in table_rows:
+            data = _row_values(chosen, cells)
+            batch.append((number, *_parsed_sale(data, order_name, epoch_1904, digits,
+                                                decimal_comma)))  # fmt: skip
+            if len(batch) >= _BATCH_ROWS:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
 def import_purchases(
     db: SqliteDatabase,
     path: Path,
@@ -1129,81 +1216,66 @@ def import_purchases(
 ) -> ImportResult:
     """Import sales (a row per sale or per sale line) in one transaction. Lines with the same
     customer and receipt reference (or date, without one) make one purchase. A line imported
-    before (same file row content) is skipped, so importing a file twice adds nothing twice."""
+    before (same file row content) is skipped, so importing a file twice adds nothing twice.
+    Big files are read and parsed in a child process while this one writes."""
     source = _Source(Path(path), sheet, encoding, delimiter)
+    source.check_exists()
     profile = shop_profile(db)
     digits = minor_digits(profile.currency)
     decimal_comma = get_decimal_symbol(profile.locale) == ","
-    with _import_run(db, "purchases", source.path.name, dry_run) as run, source.open() as table:
-        chosen = _resolve_mapping(table.info, mapping, PURCHASE_FIELDS)
-        names = set(chosen.values())
-        if "date" not in names or not names & {"customer_email", "customer_phone", "customer_code"}:
-            raise UserError(
-                _("A purchases file needs a date column and a customer column (email, phone or customer code).")
-            )  # fmt: skip
-        if not names & {"amount", "unit_price"}:
-            raise UserError(_("A purchases file needs an amount or a unit price column."))
-        order, table_rows = _date_order(table, chosen, "date", options.date_order)
-        epoch_1904 = _epoch_1904(table.info)
-        customers = _Index(db)
-        catalogue = _Catalogue(db)
-        seen: dict[bytes, int] = {}
-        pending: list[_Line] = []
-        purchases: dict[tuple[int, str], int] = {}
-        purchase_ids = itertools.count(
-            db.execute_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM purchase").fetchone()[0]
-        )
-        customers_touched: set[int] = set()
-        # Lines of this file never repeat a key (occurrences are counted into it), so only
-        # lines of earlier imports can be skipped: with none, no chunk needs looking up.
-        earlier = db.execute_sql(
-            "SELECT EXISTS (SELECT 1 FROM purchase_line WHERE import_key IS NOT NULL)"
-        ).fetchone()[0]
-        write = functools.partial(_write_lines, db, purchases=purchases, purchase_ids=purchase_ids,
-                                  batch_id=run.batch_id, currency=profile.currency,
-                                  counts=run.counts, look_up=bool(earlier))  # fmt: skip
-        with triggers_suspended(db, "purchase_totals_insert"):
-            for number, cells in table_rows:
-                run.tick(number, progress, cancel)
-                data = _row_values(chosen, cells)
-                try:
-                    line = _purchase_line(db, data, number, order, epoch_1904, customers,
-                                          catalogue, digits, decimal_comma, profile.country,
-                                          options, run.batch_id, seen)  # fmt: skip
-                except UserError as error:
-                    run.errors.append(RowError(number, error.message))
-                    continue
-                except ValueError as error:
-                    run.errors.append(RowError(number, str(error)))
-                    continue
-                pending.append(line)
-                customers_touched.add(line.customer_id)
-                if len(pending) >= _CHUNK:
-                    write(pending)
-                    pending = []
-            write(pending)
-            recount_purchases(db, customers_touched)
+    with _import_run(db, "purchases", source.path.name, dry_run) as run:
+        prepared = batches(_prepared_purchases, source, mapping, options.date_order, digits,
+                           decimal_comma, in_child=_in_child(source.path))  # fmt: skip
+        try:
+            customers = _Index(db)  # while the file opens
+            catalogue = _Catalogue(db)
+            next(prepared)  # the mapping: checked in the reader
+            seen: dict[bytes, int] = {}
+            pending: list[_Line] = []
+            purchases: dict[tuple[int, str], int] = {}
+            purchase_ids = itertools.count(
+                db.execute_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM purchase").fetchone()[0]
+            )
+            customers_touched: set[int] = set()
+            # Lines of this file never repeat a key (occurrences are counted into it), so only
+            # lines of earlier imports can be skipped: with none, no chunk needs looking up.
+            earlier = db.execute_sql(
+                "SELECT EXISTS (SELECT 1 FROM purchase_line WHERE import_key IS NOT NULL)"
+            ).fetchone()[0]
+            write = functools.partial(_write_lines, db, purchases=purchases,
+                                      purchase_ids=purchase_ids, batch_id=run.batch_id,
+                                      currency=profile.currency, counts=run.counts,
+                                      look_up=bool(earlier))  # fmt: skip
+            with triggers_suspended(db, "purchase_totals_insert"):
+                for batch in prepared:
+                    for number, sale, problem in batch:
+                        run.tick(number, progress, cancel)
+                        try:
+                            line = _purchase_line(db, number, sale, problem, customers,
+                                                  catalogue, profile.country, options,
+                                                  run.batch_id, seen)  # fmt: skip
+                        except UserError as error:
+                            run.errors.append(RowError(number, error.message))
+                            continue
+                        pending.append(line)
+                        customers_touched.add(line.customer_id)
+                        if len(pending) >= _CHUNK:
+                            write(pending)
+                            pending = []
+                write(pending)
+                recount_purchases(db, customers_touched)
+        finally:
+            prepared.close()
     return run.result()
 
 
-def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, customers: _Index,
-                   catalogue: _Catalogue, digits: int, decimal_comma: bool, region: str,
-                   options: ImportOptions, batch_id: int, seen: dict[bytes, int]) -> _Line:  # fmt: skip
-    values = data.values
-    raw_date = values.get("date")
-    try:
-        if isinstance(raw_date, str | int):  # a day's sales share their date: parse it once
-            moment = _cached_moment(raw_date, order.order if order else "DMY", epoch_1904)
-        else:
-            moment = _moment(parse_date(raw_date, order.order if order else "DMY",
-                                        epoch_1904=epoch_1904))  # fmt: skip
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise UserError(_("“{value}” is not a date.").format(value=data.text("date")[:40]))
-    email = cell_text(values.get("customer_email"))
-    phone = cell_text(values.get("customer_phone"))
-    code = cell_text(values.get("customer_code"))
+def _purchase_line(db, number: int, sale: tuple | None, problem: str | None, customers: _Index,
+                   catalogue: _Catalogue, region: str, options: ImportOptions, batch_id: int,
+                   seen: dict[bytes, int]) -> _Line:  # fmt: skip
+    if sale is None:
+        raise UserError(problem)
+    (when_iso, when_text, email, phone, code, name, quantity_text, quantity, unit, amount,
+     product, sku, category, reference) = sale  # fmt: skip
     reference_key = (email if "@" in email else "", phone, code)
     customer_id = customers.memo.get(reference_key)
     if customer_id is None and reference_key[0]:
@@ -1223,27 +1295,17 @@ def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, cus
             raise UserError(
                 _("No customer matches {who}.").format(who=email or phone or code or _("(empty)"))
             )
-        name = data.text("customer_name") or email or phone or code
-        first, last = _split_name(name)
+        first, last = _split_name(name or email or phone or code)
         new = clean_customer(CustomerInput(first_name=first, last_name=last,
                                            email=reference_key[0], phone=phone, code=code),
                              region)  # fmt: skip
         fields = _plain_fields(new)
         customer_id = _create(db, batch_id, fields, set())
         customers.add(customer_id, fields)
-    quantity = _number(data.values.get("quantity"), decimal_comma) or Decimal(1)
-    unit = _money(data.values.get("unit_price"), digits, decimal_comma)
-    amount = _money(data.values.get("amount"), digits, decimal_comma)
-    if amount is None and unit is None:
-        raise UserError(_("The row has no amount."))
-    if amount is None:
-        amount = int(unit * quantity)
-    if unit is None:
-        unit = int(amount / quantity) if quantity else amount
-    product, sku = cell_text(values.get("product")), cell_text(values.get("sku"))
-    product_id = catalogue.product(product, sku, cell_text(values.get("category")), unit)
-    reference = cell_text(values.get("reference")) or None
-    content = f"{customer_id}|{moment.iso}|{reference}|{product}|{sku}|{quantity}|{amount}"
+    if problem is not None:
+        raise UserError(problem)
+    product_id = catalogue.product(product, sku, category, unit)
+    content = f"{customer_id}|{when_iso}|{reference}|{product}|{sku}|{quantity_text}|{amount}"
     # Lines are counted by the digest of their first occurrence's key, not by their text: the
     # same keys as before, for about 60 MB less on a 1,000,000-line file.
     first = hashlib.sha1(f"{content}#0".encode())
@@ -1253,8 +1315,8 @@ def _purchase_line(db, data: _RowData, number: int, order, epoch_1904: bool, cus
     key = (
         first if occurrence == 0 else hashlib.sha1(f"{content}#{occurrence}".encode())
     ).hexdigest()
-    return _Line(number, key, customer_id, moment, reference, product_id, product[:200],
-                 float(quantity), unit, amount)  # fmt: skip
+    return _Line(number, key, customer_id, when_iso, when_text, reference, product_id,
+                 product[:200], quantity, unit, amount)  # fmt: skip
 
 
 def recount_purchases(db: SqliteDatabase, customer_ids: set[int]) -> None:
@@ -1296,7 +1358,7 @@ def _write_lines(
     counts["skipped"] += len(lines) - len(fresh)
     groups: dict[tuple[int, str], list[_Line]] = {}
     for line in fresh:
-        groups.setdefault((line.customer_id, line.reference or line.moment.iso), []).append(line)
+        groups.setdefault((line.customer_id, line.reference or line.when_iso), []).append(line)
     line_rows, new_purchases, added_to = [], [], []
     for group, members in groups.items():
         total = sum(line.amount for line in members)
@@ -1306,7 +1368,7 @@ def _write_lines(
             # executemany instead of a statement each: 500,000 receipts in a 1,000,000-line file.
             first = members[0]
             purchase_id = purchases[group] = next(purchase_ids)
-            new_purchases.append((purchase_id, first.customer_id, first.moment.text, total,
+            new_purchases.append((purchase_id, first.customer_id, first.when_text, total,
                                   currency, first.reference, batch_id))  # fmt: skip
         else:  # the same receipt went on in an earlier chunk of the file
             added_to.append((total, purchase_id))

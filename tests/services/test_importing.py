@@ -230,6 +230,45 @@ def test_identical_lines_of_one_file_all_count_and_a_longer_file_adds_only_its_n
     assert (ana.purchase_count, ana.total_spent) == (2, 2_700_000)
 
 
+def test_sales_read_in_a_child_process_make_the_same_lines_with_the_same_keys(
+    shop, tmp_path, monkeypatch
+):
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    rows = [
+        ["ana@correo.co", "03/11/2026", "F-1", "Café molido 500 g", "Café", "2", "37.800"],
+        ["ana@correo.co", "03/11/2026", "F-1", "Pan de bono x6", "Panadería", "1,5", "9.000"],
+        ["luis@correo.co", "04/11/2026", "", "Café molido 500 g", "Café", "1", "18.900"],
+        ["nadie@correo.co", "04/11/2026", "F-3", "Pan de bono x6", "Panadería", "1", "9.000"],
+    ]
+    path = purchases_csv(tmp_path / "ventas.csv", rows)
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)  # every file counts as big
+    result = importing.import_purchases(shop, path)
+    assert (result.rows, result.created, [e.row for e in result.errors]) == (4, 3, [5])
+    lines = sorted(PurchaseLine.select(PurchaseLine.quantity, PurchaseLine.amount).tuples())
+    assert lines == [(1.0, 1_890_000), (1.5, 900_000), (2.0, 3_780_000)]
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 1 << 40)
+    again = importing.import_purchases(shop, path)  # in this process: the keys must agree
+    assert (again.created, again.skipped) == (0, 3)
+
+
+def test_a_bad_number_is_named_and_an_unknown_customer_is_said_first(shop, tmp_path):
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    rows = [
+        ["ana@correo.co", "03/11/2026", "F-1", "Café", "Café", "dos", "37.800"],
+        ["ana@correo.co", "03/11/2026", "F-1", "Café", "Café", "1", "mucho"],
+        ["nadie@correo.co", "03/11/2026", "F-2", "Café", "Café", "dos", "37.800"],
+        ["ana@correo.co", "03/11/2026", "F-1", "Café", "Café", "1", ""],
+    ]
+    result = importing.import_purchases(shop, purchases_csv(tmp_path / "malas.csv", rows))
+    assert [error.message for error in result.errors] == [
+        "The quantity “dos” is not a number.",
+        "The amount “mucho” is not a number.",
+        "No customer matches nadie@correo.co.",
+        "The row has no amount.",
+    ]
+    assert result.created == 0
+
+
 def test_purchases_group_by_receipt_create_products_and_never_twice(shop, tmp_path):
     importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
     rows = [
