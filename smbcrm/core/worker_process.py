@@ -16,6 +16,7 @@ Closing the returned iterator (Cancel, an error in the parent) ends the child at
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import threading
@@ -81,6 +82,9 @@ def _send_all(connection, outbox: queue.Queue) -> None:
                 return
     except (BrokenPipeError, ConnectionResetError, EOFError):
         return
+    except Exception:  # noqa: BLE001 - e.g. a batch that does not pickle: a bug, sent whole
+        with contextlib.suppress(OSError, EOFError):
+            connection.send(("crash", traceback.format_exc()))
 
 
 def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:

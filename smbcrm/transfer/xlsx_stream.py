@@ -177,7 +177,16 @@ def _refuse_declarations(parser) -> None:
 
 def _unescape(text: str) -> str:
     """Excel's _xHHHH_ escapes for characters XML cannot hold (as calamine undoes them)."""
-    return _ESCAPE.sub(lambda found: chr(int(found.group(1), 16)), text) if "_x" in text else text
+    return _ESCAPE.sub(_unescaped, text) if "_x" in text else text
+
+
+def _unescaped(found: re.Match) -> str:
+    code = int(found.group(1), 16)
+    # A surrogate alone is not a character: calamine keeps such an escape as it is written.
+    return found.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
+_LONG_STRING = 1024
 
 
 class SharedStrings:
@@ -187,6 +196,7 @@ class SharedStrings:
         self._blob = bytearray()
         # 4-byte offsets: the zip checks keep every part under 1 GiB of text.
         self._ends = array("I")
+        self._long: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -196,7 +206,14 @@ class SharedStrings:
             raise IndexError(index)
         end = self._ends[index]  # IndexError for a missing string, as intended
         start = self._ends[index - 1] if index > 0 else 0
-        return self._blob[start:end].decode()
+        if end - start <= _LONG_STRING:
+            return self._blob[start:end].decode()
+        # Long strings are decoded once and shared: a small file whose cells all point at one
+        # megabyte-long string must not make a copy per cell.
+        text = self._long.get(index)
+        if text is None:
+            text = self._long[index] = self._blob[start:end].decode()
+        return text
 
     def append(self, text: str) -> None:
         self._blob += text.encode()
@@ -319,7 +336,9 @@ def _iso_cell(text: str):
     try:
         if "T" in text:
             moment = datetime.fromisoformat(text)
-            if moment.time() == time(0) and moment.tzinfo is None:
+            if moment.tzinfo is not None:
+                return text  # calamine gives a time with its zone as the text written
+            if moment.time() == time(0):
                 return moment.date()
             return moment.replace(tzinfo=None)
         if ":" in text:
@@ -421,6 +440,7 @@ class XlsxSheetReader:
         leftmost: int | None = None
         row_cells: list = []
         other_rows: dict[int, list] = {}
+        last_row = -1  # the last row given out: rows must come in order
         prefixes: list[str] = []
         row_text = "1"
         row_length = 1
@@ -496,6 +516,7 @@ class XlsxSheetReader:
                 cell_style = attributes.get("s")
                 value = _ABSENT
                 in_cell = True
+                text_parts.clear()  # formulas and spaces between cells are not kept
             elif name == "v" or name == "t":
                 text_parts.clear()
             elif name == "is":
@@ -509,6 +530,9 @@ class XlsxSheetReader:
                     if not (reference.isascii() and reference.isdigit() and reference.strip("0")):
                         raise SheetDamaged(f"bad row number {reference[:20]!r}")
                     row_index = int(reference) - 1
+                if row_index <= last_row:
+                    # calamine's grid merges such rows; no spreadsheet program writes them.
+                    raise SheetDamaged(f"row {row_index + 1} out of order")
                 row_text = str(row_index + 1)
                 row_length = len(row_text)
                 next_column = 0
@@ -534,7 +558,7 @@ class XlsxSheetReader:
 
         def end(name: str) -> None:
             nonlocal row_index, next_column, value, in_cell, inline, inline_text, phonetic
-            nonlocal done, leftmost
+            nonlocal done, leftmost, last_row
             if name == "c":
                 in_cell = False
                 next_column += 1
@@ -574,13 +598,18 @@ class XlsxSheetReader:
                 if in_cell and cell_type != "inlineStr" and cell_type != "is":
                     text = "".join(text_parts)
                     if not text:
-                        value = _ABSENT
+                        # A formula's empty text result is a cell for calamine (its grid may start
+                        # there) though it holds nothing; any other empty value is no cell at all.
+                        value = None if cell_type == "str" else _ABSENT
                     elif cell_type is None or cell_type == "n":
                         value = number_value(text)
                     else:
                         value = other_value(text)
             elif name == "row":
+                text_parts.clear()
                 if other_rows:
+                    if min(other_rows) <= last_row:
+                        raise SheetDamaged(f"a cell of row {min(other_rows) + 1} out of order")
                     # Cells positioned in other rows than their row element's: in row order,
                     # as calamine's grid gives them.
                     if row_cells:
@@ -590,9 +619,12 @@ class XlsxSheetReader:
                             raise SheetTooLong(other + 1)
                         if other_rows[other]:
                             ready.append((other + 1, other_rows[other], leftmost))
+                    last_row = max(row_index, *other_rows)
                     other_rows.clear()
-                elif row_cells:
-                    ready.append((row_index + 1, row_cells.copy(), leftmost))
+                else:
+                    if row_cells:
+                        ready.append((row_index + 1, row_cells.copy(), leftmost))
+                    last_row = row_index
                 row_cells.clear()
                 row_index += 1
             elif name == "rPh":

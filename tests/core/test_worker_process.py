@@ -58,3 +58,8 @@ def test_closing_the_batches_ends_the_child(tmp_path):
         time.sleep(0.05)
     else:
         pytest.fail("the child process is still running")
+
+
+def test_a_batch_that_cannot_be_sent_arrives_as_a_crash_with_its_trace():
+    with pytest.raises(WorkerCrashed, match="pickle"):
+        list(batches(worker_jobs.unpicklable, in_child=True))

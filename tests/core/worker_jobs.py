@@ -35,3 +35,9 @@ def endless(pid_file: str):
     while True:
         yield [0] * 1000
         time.sleep(0.001)
+
+
+def unpicklable():
+    import threading
+
+    yield [threading.Lock()]

@@ -406,3 +406,57 @@ def test_entity_declarations_in_shared_strings_are_refused(tmp_path, monkeypatch
     path = replace_sheet_xml(source, tmp_path / "h.xlsx", hostile.encode(), member)
     with pytest.raises(UserError, match="XML tricks"):
         tables.open_table(path)
+
+
+def test_escaped_surrogates_and_zoned_times_stay_as_written(tmp_path, monkeypatch):
+    # Found in review: a lone surrogate made the import crash on its insert; a time with its
+    # zone lost the zone. calamine keeps both as the text written.
+    source = varied_workbook(tmp_path / "b.xlsx")
+    cells = (
+        '<row r="20"><c r="A20" t="str"><v>a_xD800_b</v></c>'
+        '<c r="B20" t="d"><v>2024-05-06T00:00:00Z</v></c>'
+        '<c r="C20" t="d"><v>2024-05-06T10:00:00+02:00</v></c></row>'
+    )
+    path = patch_sheet(source, tmp_path / "s.xlsx", [("</sheetData>", cells + "</sheetData>")])
+    _info, rows = assert_same(path, monkeypatch)
+    assert rows[-1][1][:3] == ["a_xD800_b", "2024-05-06T00:00:00Z", "2024-05-06T10:00:00+02:00"]
+
+
+def test_a_formula_with_an_empty_text_result_keeps_the_columns_in_place(tmp_path, monkeypatch):
+    source = varied_workbook(tmp_path / "b.xlsx")
+    with zipfile.ZipFile(source) as archive:
+        xml = archive.read(SHEET).decode()
+    # Column A holds only formulas whose result is "" (as Excel writes =""): calamine's grid
+    # still starts at A, so every row keeps its leading empty cell.
+    xml = re.sub(
+        r'<c r="A(\d+)"[^>]*?(/>|>.*?</c>)', r'<c r="A\1" t="str"><f>""</f><v></v></c>', xml
+    )
+    path = replace_sheet_xml(source, tmp_path / "e.xlsx", xml.encode())
+    calamine_rows, streamed = raw_rows_both_ways(path)
+    assert streamed == calamine_rows and streamed[0][1][0] is None
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        '<row r="5"><c r="A5"><v>5</v></c></row><row r="3"><c r="A3"><v>3</v></c></row>',
+        '<row r="2"><c r="A2"><v>2</v><c r="B3"><v>9</v></c></c></row>'
+        '<row r="3"><c r="A3"><v>3</v></c></row>',
+    ],
+    ids=["rows-out-of-order", "a-cell-in-a-later-row"],
+)
+def test_rows_that_no_spreadsheet_writes_are_refused_not_half_read(tmp_path, monkeypatch, rows):
+    # calamine's grid merges such rows; streamed, they would come out as two half-rows.
+    monkeypatch.setattr(tables, "STREAM_SHEET_CELLS", -1)
+    source = varied_workbook(tmp_path / "b.xlsx")
+    path = patch_sheet(source, tmp_path / "o.xlsx", [("</sheetData>", rows + "</sheetData>")])
+    with pytest.raises(UserError, match="is damaged"), tables.open_table(path) as table:
+        list(table.rows())
+
+
+def test_a_long_shared_string_is_decoded_once_however_many_cells_use_it():
+    strings = SharedStrings()
+    strings.append("x" * 5000)
+    strings.append("corto")
+    assert strings[0] is strings[0]  # one object for every cell that points at it
+    assert strings[1] == "corto"
