@@ -314,7 +314,10 @@ def _excel_date(value: float, epoch_1904: bool, kind: int):
     """A date-formatted number as calamine and normalise_cell give it: date, datetime, a
     time's ISO text, or a duration's text; the number itself when out of range."""
     if kind == _DURATION:
-        return str(timedelta(milliseconds=math.floor(value * _MS_A_DAY + 0.5)))
+        try:
+            return str(timedelta(milliseconds=math.floor(value * _MS_A_DAY + 0.5)))
+        except (OverflowError, ValueError):  # infinite, or past timedelta's 999,999,999 days
+            return int(value) if value.is_integer() else value
     try:
         if value < 1.0:
             # A time of day: negative values wrap round the clock, as calamine shows them.

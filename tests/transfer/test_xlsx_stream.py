@@ -460,3 +460,9 @@ def test_a_long_shared_string_is_decoded_once_however_many_cells_use_it():
     strings.append("corto")
     assert strings[0] is strings[0]  # one object for every cell that points at it
     assert strings[1] == "corto"
+
+
+def test_a_duration_too_long_for_python_stays_a_number():
+    # [h]:mm formatted 1e10 days overflowed timedelta and failed the whole import (review).
+    assert xlsx_stream._excel_date(1e10, False, xlsx_stream._DURATION) == 10_000_000_000
+    assert xlsx_stream._excel_date(1.5, False, xlsx_stream._DURATION) == "1 day, 12:00:00"
