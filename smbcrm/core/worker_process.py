@@ -92,8 +92,8 @@ def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
     child while the caller works. Use batches(), which takes the None.
 
     A UserError in the child is raised here with its message; any other failure, or the child
-    dying, raises WorkerCrashed. The child blocks on sending while the caller is behind (a
-    pipe holds little), so it runs at most a batch or two ahead and memory stays flat."""
+    dying, raises WorkerCrashed. The child stops when it is _AHEAD batches ahead of the
+    caller, so memory stays flat however big the file."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
