@@ -407,7 +407,9 @@ def _xlsx_worksheet_names(sheet_members: dict[str, str]) -> tuple[str, ...]:
     """The workbook's worksheets in order (chart and dialog sheets left out, as calamine
     does), or () when their parts cannot be resolved and calamine must say."""
     return tuple(
-        name for name, member in sheet_members.items() if member.split("/")[1:2] == ["worksheets"]
+        name
+        for name, member in sheet_members.items()
+        if member.lower().split("/")[1:2] == ["worksheets"]  # any case, as other writers spell it
     )
 
 

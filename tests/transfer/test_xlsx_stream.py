@@ -466,3 +466,10 @@ def test_a_duration_too_long_for_python_stays_a_number():
     # [h]:mm formatted 1e10 days overflowed timedelta and failed the whole import (review).
     assert xlsx_stream._excel_date(1e10, False, xlsx_stream._DURATION) == 10_000_000_000
     assert xlsx_stream._excel_date(1.5, False, xlsx_stream._DURATION) == "1 day, 12:00:00"
+
+
+def test_worksheet_parts_are_found_whatever_the_case_of_their_folder():
+    # A writer that spells the folder "Worksheets" used to hide that sheet (review finding).
+    members = {"Ventas": "xl/Worksheets/Sheet1.xml", "Gráfico": "xl/chartsheets/sheet1.xml",
+               "Clientes": "xl/worksheets/sheet2.xml"}  # fmt: skip
+    assert tables._xlsx_worksheet_names(members) == ("Ventas", "Clientes")
