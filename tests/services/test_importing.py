@@ -374,6 +374,26 @@ def test_imported_customers_get_the_search_entries_the_view_would_give(shop, tmp
     assert [hit.name for hit in cs.search(shop, "nueva")] == ["Pía"]
 
 
+@pytest.mark.parametrize("search_every", [3, 100])
+def test_search_entries_written_in_rounds_match_the_view(shop, tmp_path, monkeypatch, search_every):
+    # Search entries wait for many customers before they are written; a customer created and
+    # then changed by a later row of the same file must still be found by its new name only.
+    monkeypatch.setattr(importing, "_FLUSH_EVERY", 2)
+    monkeypatch.setattr(importing, "_SEARCH_EVERY", search_every)
+    rows = [[f"Cliente{n}", "", f"c{n}@correo.co", "", "", "", "vip" if n % 2 else "", ""]
+            for n in range(9)]  # fmt: skip
+    rows.append(["Renombrada", "", "c1@correo.co", "", "", "", "nueva", ""])
+    result = importing.import_customers(shop, workbook(tmp_path / "c.xlsx", rows=rows))
+    assert (result.created, result.updated) == (9, 1)
+    stored = _search_entries(
+        shop, "SELECT rowid, name, email, phone, place, tags, notes FROM customer_search"
+    )
+    assert stored == _search_entries(shop, "SELECT * FROM customer_search_source")
+    assert len(stored) == 9
+    assert [hit.name for hit in cs.search(shop, "renombrada")] == ["Renombrada"]
+    assert cs.search(shop, "cliente1") == []
+
+
 def test_an_import_leaves_the_page_cache_as_it_found_it(shop, tmp_path):
     usual = shop.execute_sql("PRAGMA cache_size").fetchone()[0]
     importing.import_customers(shop, workbook(tmp_path / "c.xlsx"))
