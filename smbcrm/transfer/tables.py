@@ -21,6 +21,7 @@ from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
+from smbcrm.transfer.xlsx_slices import NotSliceable, SlicedSheet, worth_slicing
 from smbcrm.transfer.xlsx_stream import SheetDamaged, SheetHostile, SheetTooLong, XlsxSheetReader
 
 CellValue = str | int | float | date | datetime | bool | None
@@ -313,14 +314,14 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
     # An xlsx names its worksheets itself, so a big sheet is streamed without calamine ever
     # opening the workbook (calamine reads every shared string at open).
     names = _xlsx_worksheet_names(sheet_members)
-    workbook = None if names else _open_calamine(path)
+    workbook = _OpenOnce(path) if names else _OpenOnce(path, _open_calamine(path))
     try:
-        if workbook is not None:
+        if not names:
             names = tuple(
                 meta.name
-                for meta in workbook.sheets_metadata
+                for meta in workbook.get().sheets_metadata
                 if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-            ) or tuple(workbook.sheet_names)
+            ) or tuple(workbook.get().sheet_names)
         if sheet is not None and sheet not in names:
             raise UserError(
                 _(
@@ -329,36 +330,15 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
             )
         candidates = [sheet] if sheet is not None else list(names)
         for candidate in candidates:
-            cells = None
-            if kind == "xlsx":
-                member = sheet_members.get(candidate)
-                if member is None:
-                    # Unresolvable sheet part: check every worksheet rather than trust calamine.
-                    for other in _worksheet_members(path):
-                        _check_sheet_extent(path, other, candidate)
-                else:
-                    cells = _check_sheet_extent(path, member, candidate)
-            reader = None
-            if cells is not None and cells > STREAM_SHEET_CELLS:
-                reader = _open_stream(path, member, candidate, epoch_1904)
-                numbered = _streamed_rows(reader, path, candidate)
-            else:
-                if workbook is None:
-                    workbook = _open_calamine(path)
-                calamine_sheet = _load_sheet(workbook, candidate, path)
-                end = calamine_sheet.end
-                if end is not None and end[0] + 1 > MAX_SHEET_ROWS:
-                    raise _too_many_rows_error(path, candidate)
-                numbered = _numbered_rows(calamine_sheet.iter_rows())
+            sheet_rows = _SheetRows(path, kind, candidate, sheet_members.get(candidate),
+                                    epoch_1904, workbook)  # fmt: skip
             try:
-                found = _find_header(numbered)
+                found = _find_header(sheet_rows.rows())
             except BaseException:
-                if reader is not None:
-                    reader.close()
+                sheet_rows.close()
                 raise
             if found is None:
-                if reader is not None:
-                    reader.close()
+                sheet_rows.close()
                 continue  # an empty sheet: look at the next one unless one was asked for
             header_row, headers, buffered, rest = found
             info = TableInfo(
@@ -371,11 +351,7 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
                 headers=headers,
                 epoch_1904=epoch_1904,
             )
-            if reader is None:
-                return Table(info, chain(buffered, rest), workbook.close, max_rows)
-            if workbook is not None:
-                workbook.close()
-            return Table(info, chain(buffered, rest), reader.close, max_rows)
+            return Table(info, chain(buffered, rest), sheet_rows.close, max_rows)
         raise UserError(
             _("The sheet “{sheet}” of {name} is empty. Pick a sheet that has the data.").format(
                 sheet=sheet, name=path.name
@@ -384,9 +360,91 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
             else _("The workbook {name} has no data in any sheet.").format(name=path.name)
         )
     except BaseException:
-        if workbook is not None:
-            workbook.close()
+        workbook.close()
         raise
+
+
+class _OpenOnce:
+    """calamine's workbook, opened when a sheet is first read whole (and only then: opening
+    reads every shared string), shared by the sheets tried and closed with the table."""
+
+    def __init__(self, path: Path, workbook=None) -> None:
+        self.path, self.workbook = path, workbook
+
+    def get(self):
+        if self.workbook is None:
+            self.workbook = _open_calamine(self.path)
+        return self.workbook
+
+    def close(self) -> None:
+        if self.workbook is not None:
+            workbook, self.workbook = self.workbook, None
+            workbook.close()
+
+
+class _SheetRows:
+    """One sheet's numbered rows: sliced when it is big and plain (xlsx_slices), otherwise,
+    or from where slicing gave up, read whole by calamine after the extent check, or streamed
+    when even that would hold too many cells."""
+
+    def __init__(self, path: Path, kind: str, sheet: str, member: str | None,
+                 epoch_1904: bool, workbook: _OpenOnce) -> None:  # fmt: skip
+        self.path, self.kind, self.sheet, self.member = path, kind, sheet, member
+        self.epoch_1904, self.workbook = epoch_1904, workbook
+        self._readers: list = []
+
+    def rows(self) -> Iterator[tuple[int, list[CellValue]]]:
+        if (
+            self.kind == "xlsx"
+            and self.member is not None
+            and worth_slicing(self.path, self.member)
+        ):
+            return self._sliced_then_whole()
+        return self._whole()
+
+    def _sliced_then_whole(self) -> Iterator[tuple[int, list[CellValue]]]:
+        sliced = SlicedSheet(self.path, self.member, self.sheet, self._check_slice)
+        self._readers.append(sliced)
+        try:
+            yield from _numbered_rows(sliced.rows(), numbered=True)
+        except NotSliceable as stop:
+            sliced.close()
+            for number, cells in self._whole():
+                if number > stop.after_row:
+                    yield number, cells
+
+    def _check_slice(self, xml: bytes) -> bool:
+        extent = _Extent()
+        extent.measure(xml)
+        if extent.unpositioned_rows or extent.widest_unpositioned_row:
+            return False
+        _check_extent(extent, self.path, self.sheet)
+        return True
+
+    def _whole(self) -> Iterator[tuple[int, list[CellValue]]]:
+        cells = None
+        if self.kind == "xlsx":
+            if self.member is None:
+                # Unresolvable sheet part: check every worksheet rather than trust calamine.
+                for other in _worksheet_members(self.path):
+                    _check_sheet_extent(self.path, other, self.sheet)
+            else:
+                cells = _check_sheet_extent(self.path, self.member, self.sheet)
+        if cells is not None and cells > STREAM_SHEET_CELLS:
+            reader = _open_stream(self.path, self.member, self.sheet, self.epoch_1904)
+            self._readers.append(reader)
+            return _streamed_rows(reader, self.path, self.sheet)
+        calamine_sheet = _load_sheet(self.workbook.get(), self.sheet, self.path)
+        end = calamine_sheet.end
+        if end is not None and end[0] + 1 > MAX_SHEET_ROWS:
+            raise _too_many_rows_error(self.path, self.sheet)
+        return _numbered_rows(calamine_sheet.iter_rows())
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
+        self.workbook.close()
 
 
 def _open_calamine(path: Path):
@@ -469,9 +527,13 @@ def _load_sheet(workbook, name: str, path: Path):
         ) from None
 
 
-def _numbered_rows(rows: Iterable[list]) -> Iterator[tuple[int, list[CellValue]]]:
-    # python-calamine's iter_rows starts at the sheet's first row (A1), so row i is row i+1.
+def _numbered_rows(rows: Iterable, numbered: bool = False) -> Iterator[tuple[int, list[CellValue]]]:
+    """Non-empty rows with their cells normalised. rows are lists of cells, or (number, cells)
+    when numbered. python-calamine's iter_rows starts at the sheet's first row (A1), so row i
+    is row i+1."""
     for index, row in enumerate(rows):
+        if numbered:
+            index, row = row[0] - 1, row[1]
         # normalise_cell inlined for the two commonest types: this loop runs once per cell.
         cells = [
             (value if value and not value.isspace() else None)
@@ -717,6 +779,11 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> int | None:
         return None  # calamine will report the missing part itself
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _sheet_damaged_error(path, sheet) from None
+    return _check_extent(extent, path, sheet)
+
+
+def _check_extent(extent: _Extent, path: Path, sheet: str) -> int:
+    """Refuse a sheet (or a slice of one) too big for calamine's grid; its bound in cells."""
     if extent.rows > MAX_SHEET_ROWS:
         raise _too_many_rows_error(path, sheet)
     height = extent.height

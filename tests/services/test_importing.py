@@ -13,6 +13,7 @@ from smbcrm.core.progress import Cancelled, CancelToken
 from smbcrm.models.tables import Customer, ImportBatch, Purchase, PurchaseLine
 from smbcrm.services import customers as cs
 from smbcrm.services import importing
+from smbcrm.transfer import xlsx_slices
 
 HEADERS = ["Nombre", "Apellidos", "Correo electrónico", "Teléfono", "Ciudad", "Fecha de nacimiento",
            "Etiquetas", "Acepta correos"]  # fmt: skip
@@ -181,6 +182,23 @@ def test_a_big_file_read_in_a_child_process_imports_the_same(shop, tmp_path, mon
     importing.undo_import(shop, result.batch_id)
     monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 1 << 40)
     importing.import_customers(shop, path)
+    assert _stored_customers() == stored
+
+
+def test_a_sheet_read_in_slices_by_the_child_imports_as_read_whole(shop, tmp_path, monkeypatch):
+    rows = [[f"Cliente {i}", f"Apellido {i % 97}", f"c{i}@correo.co", f"300 {i:07d}", "Cali",
+             f"{1 + i % 28:02d}/0{1 + i % 9}/1990", "VIP" if i % 3 else "", "sí" if i % 2 else ""]
+            for i in range(10_000)]  # fmt: skip
+    path = workbook(tmp_path / "grande.xlsx", rows=rows)
+    assert xlsx_slices.worth_slicing(path, "xl/worksheets/sheet1.xml")
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
+    sliced = importing.import_customers(shop, path)
+    stored = _stored_customers()
+    importing.undo_import(shop, sliced.batch_id)
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 1 << 40)
+    monkeypatch.setattr(xlsx_slices, "SLICE_FROM_BYTES", 1 << 40)
+    whole = importing.import_customers(shop, path)
+    assert (sliced.created, sliced.errors) == (whole.created, whole.errors) == (10_000, ())
     assert _stored_customers() == stored
 
 
