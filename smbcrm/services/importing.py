@@ -497,7 +497,7 @@ class _Upserter:
         ):
             self.counts["skipped"] += 1
             return None
-        tag_ids = self.tags.ids_for(tags)
+        tag_ids, tag_text = self.tags.for_row(tags)
         evidence = (
             _("import {file} row {row}").format(file=self.source, row=number) if consent else ""
         )
@@ -514,10 +514,9 @@ class _Upserter:
             # subqueries after the fact (a new customer has no notes in its history yet).
             first, last, email, _phone, _e164, digits, city, region = fields[:8]
             self._new_search.append((customer_id, f"{first} {last}", email or "", digits,
-                                     f"{city} {region}",
-                                     " ".join([self.tags.names[tag] for tag in tag_ids]),
-                                     f"{fields[_NOTES]} "))  # fmt: skip
-            self._new_tags.extend((customer_id, tag) for tag in tag_ids)
+                                     f"{city} {region}", tag_text, f"{fields[_NOTES]} "))  # fmt: skip
+            if tag_ids:
+                self._new_tags += [(customer_id, tag) for tag in tag_ids]
             if consent is not None:
                 self._new_consents.append(
                     (customer_id, consent, self.now, evidence[:200], self.batch_id)
@@ -796,6 +795,19 @@ class _Tags:
         self.db = db
         self.names = dict(db.execute_sql("SELECT id, name FROM tag").fetchall())
         self.ids = {name.casefold(): tid for tid, name in self.names.items()}
+        self._rows: dict[tuple[str, ...], tuple[frozenset[int], str]] = {}
+
+    def for_row(self, names: list[str]) -> tuple[frozenset[int], str]:
+        """The tag ids of one row and their names as the search entry holds them, remembered
+        for the few lists of tags a file repeats (one look-up a row instead of one a tag)."""
+        key = tuple(names)
+        found = self._rows.get(key)
+        if found is None:
+            ids = frozenset(self.ids_for(names))
+            found = (ids, " ".join([self.names[tag] for tag in ids]))
+            if len(self._rows) < 10_000:
+                self._rows[key] = found
+        return found
 
     def ids_for(self, names: list[str]) -> set[int]:
         found = set()
@@ -839,7 +851,7 @@ def _update(
     customer_id: int,
     fields: tuple,
     updatable: set[str],
-    tags: set[int],
+    tags: frozenset[int],
     blank_overwrites: bool,
 ) -> bool:
     connection = db.connection()
