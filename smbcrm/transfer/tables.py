@@ -37,6 +37,12 @@ MAX_SHEET_CELLS = 25_000_000
 # xlsx_stream instead of laid out by calamine: calamine's grid costs about 96 bytes a cell, so
 # 2,000,000 cells stay under 200 MB, while a 100,000-row sheet of ten columns keeps calamine's speed.
 STREAM_SHEET_CELLS = 2_000_000
+# calamine copies a shared string into every cell that shows it: a 7 KB file whose 300 cells all
+# point at one 1 MB string took 364 MB, and 30,000 such cells would take 36 GB. A sheet whose
+# cells times its longest shared string pass this is streamed instead (xlsx_stream decodes each
+# string once and shares it). A 100,000-row sheet of ten columns keeps calamine up to 256-byte
+# strings; longer notes make it streamed, four times slower but safe.
+MAX_SHARED_TEXT_BYTES = 256 << 20
 MAX_UNCOMPRESSED_BYTES = 1024**3
 MAX_COMPRESSION_RATIO = 200
 BIG_MEMBER_BYTES = 10 * 1024**2
@@ -314,6 +320,7 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
     # An xlsx names its worksheets itself, so a big sheet is streamed without calamine ever
     # opening the workbook (calamine reads every shared string at open).
     names = _xlsx_worksheet_names(sheet_members)
+    longest = _longest_shared_string(path) if kind == "xlsx" else 0
     workbook = _OpenOnce(path) if names else _OpenOnce(path, _open_calamine(path))
     try:
         if not names:
@@ -331,7 +338,7 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
         candidates = [sheet] if sheet is not None else list(names)
         for candidate in candidates:
             sheet_rows = _SheetRows(path, kind, candidate, sheet_members.get(candidate),
-                                    epoch_1904, workbook)  # fmt: skip
+                                    epoch_1904, workbook, longest)  # fmt: skip
             try:
                 found = _find_header(sheet_rows.rows())
             except BaseException:
@@ -388,9 +395,10 @@ class _SheetRows:
     when even that would hold too many cells."""
 
     def __init__(self, path: Path, kind: str, sheet: str, member: str | None,
-                 epoch_1904: bool, workbook: _OpenOnce) -> None:  # fmt: skip
+                 epoch_1904: bool, workbook: _OpenOnce, longest: int) -> None:  # fmt: skip
         self.path, self.kind, self.sheet, self.member = path, kind, sheet, member
         self.epoch_1904, self.workbook = epoch_1904, workbook
+        self.longest = longest  # the longest shared string, in bytes
         self._readers: list = []
 
     def rows(self) -> Iterator[tuple[int, list[CellValue]]]:
@@ -418,8 +426,8 @@ class _SheetRows:
         extent.measure(xml)
         if extent.unpositioned_rows or extent.widest_unpositioned_row:
             return False
-        _check_extent(extent, self.path, self.sheet)
-        return True
+        cells = _check_extent(extent, self.path, self.sheet)
+        return cells * self.longest <= MAX_SHARED_TEXT_BYTES
 
     def _whole(self) -> Iterator[tuple[int, list[CellValue]]]:
         cells = None
@@ -427,10 +435,14 @@ class _SheetRows:
             if self.member is None:
                 # Unresolvable sheet part: check every worksheet rather than trust calamine.
                 for other in _worksheet_members(self.path):
-                    _check_sheet_extent(self.path, other, self.sheet)
+                    bound = _check_sheet_extent(self.path, other, self.sheet) or 0
+                    if bound * self.longest > MAX_SHARED_TEXT_BYTES:
+                        raise _repeated_text_error(self.path, self.sheet)
             else:
                 cells = _check_sheet_extent(self.path, self.member, self.sheet)
-        if cells is not None and cells > STREAM_SHEET_CELLS:
+        if cells is not None and (
+            cells > STREAM_SHEET_CELLS or cells * self.longest > MAX_SHARED_TEXT_BYTES
+        ):
             reader = _open_stream(self.path, self.member, self.sheet, self.epoch_1904)
             self._readers.append(reader)
             return _streamed_rows(reader, self.path, self.sheet)
@@ -545,6 +557,40 @@ def _numbered_rows(rows: Iterable, numbered: bool = False) -> Iterator[tuple[int
         ]
         if cells.count(None) != len(cells):
             yield index + 1, cells
+
+
+def _longest_shared_string(path: Path) -> int:
+    """The longest entry of the workbook's shared strings in bytes of XML, at least its text's
+    length in UTF-8 (0 when there are none). calamine finds the part whatever its case."""
+    longest = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.lower() != "xl/sharedstrings.xml":
+                    continue
+                with archive.open(info) as stream:
+                    current, tail = 0, b""  # the entry still open; a "<si" cut by the block
+                    while block := stream.read(1 << 20):
+                        pieces = (tail + block).split(b"<si")
+                        current += len(pieces[0])
+                        if len(pieces) > 1:
+                            longest = max(longest, current, max(map(len, pieces[1:-1]), default=0))
+                            current = len(pieces[-1])
+                        tail = block[-2:]
+                    longest = max(longest, current)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        return 0  # the readers say in plain words what is wrong with the file
+    return longest
+
+
+def _repeated_text_error(path: Path, sheet: str) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} repeats very long texts in so many cells that "
+            "reading it could use up the computer's memory, so it was refused. Save the data "
+            "again from the program that made it."
+        ).format(sheet=sheet, name=path.name)
+    )
 
 
 def _too_many_rows_error(path: Path, sheet: str) -> UserError:

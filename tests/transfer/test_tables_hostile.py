@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from smbcrm.core.errors import UserError
+from smbcrm.transfer import tables
 from smbcrm.transfer.tables import open_table
 
 from .conftest import replace_sheet_xml, write_xlsx
@@ -349,3 +350,69 @@ def test_xlsb_far_apart_cells_are_refused_and_its_dimension_is_not_trusted(tmp_p
         path = write_xlsb(tmp_path / f"{name}.xlsb", sheet)
         with pytest.raises(UserError, match="too large to read safely"):
             open_table(path)
+
+
+def long_string_workbook(tmp_path, cells: int, length: int = 1 << 20):
+    """A few kilobytes of xlsx whose cells all show one long shared string."""
+    source = write_xlsx(tmp_path / "base.xlsx", [["x"]])
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rows = "".join(
+        f'<row r="{row}"><c r="A{row}" t="s"><v>0</v></c></row>' for row in range(1, cells + 1)
+    )
+    sheet = SHEET_HEAD + rows.encode() + SHEET_TAIL
+    shared = (
+        f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{main}" count="1">'
+        f"<si><t>{'a' * length}</t></si></sst>"
+    ).encode()
+    target = tmp_path / "long.xlsx"
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = sheet
+            copy.writestr(info.filename, data)
+        copy.writestr("xl/sharedStrings.xml", shared)
+    return target
+
+
+def test_cells_repeating_one_long_shared_string_are_streamed_not_copied(tmp_path):
+    # calamine would copy the 1 MB string into each of the 3,000 cells: 3 GB.
+    path = long_string_workbook(tmp_path, 3_000)
+    assert path.stat().st_size < 30_000
+    with open_table(path) as table:
+        readers = table._closer.__self__._readers
+        assert [type(reader).__name__ for reader in readers] == ["XlsxSheetReader"]
+        rows = list(table.rows())
+    assert len(rows) == 2_999 and {len(cells[0]) for _number, cells in rows} == {1 << 20}
+
+
+def test_short_shared_strings_keep_calamine(tmp_path):
+    path = long_string_workbook(tmp_path, 3_000, length=20)
+    with open_table(path) as table:
+        assert table._closer.__self__._readers == []
+        assert len(list(table.rows())) == 2_999
+
+
+def test_a_later_slice_of_cells_repeating_a_long_string_is_streamed(tmp_path, monkeypatch):
+    from smbcrm.transfer import xlsx_slices
+
+    monkeypatch.setattr(xlsx_slices, "SLICE_FROM_BYTES", 0)
+    monkeypatch.setattr(xlsx_slices, "SHARED_STRINGS_SHARE", 0)
+    monkeypatch.setattr(tables, "MAX_SHARED_TEXT_BYTES", 50 << 20)  # 3,000 cells of 1 MB pass it
+    path = long_string_workbook(tmp_path, 3_000)
+    with open_table(path) as table:
+        assert len(list(table.rows())) == 2_999
+        kinds = [type(reader).__name__ for reader in table._closer.__self__._readers]
+    assert kinds == ["SlicedSheet", "XlsxSheetReader"]  # sliced first, streamed from there
+
+
+def test_a_sheet_whose_part_is_not_named_is_refused_when_it_repeats_long_strings(tmp_path):
+    path = long_string_workbook(tmp_path, 3_000)
+    rows = tables._SheetRows(path, "xlsx", "Hoja1", None, False, tables._OpenOnce(path),
+                             tables._longest_shared_string(path))  # fmt: skip
+    with pytest.raises(UserError, match="very long texts"):
+        list(rows.rows())
+    rows.close()
