@@ -416,3 +416,20 @@ def test_a_sheet_whose_part_is_not_named_is_refused_when_it_repeats_long_strings
     with pytest.raises(UserError, match="very long texts"):
         list(rows.rows())
     rows.close()
+
+
+def test_shared_strings_that_cannot_be_measured_send_the_sheet_to_the_careful_reader(tmp_path):
+    path = long_string_workbook(tmp_path, 3, length=10)
+    with zipfile.ZipFile(path) as original:
+        parts = {info.filename: original.read(info.filename) for info in original.infolist()}
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(broken, "w", zipfile.ZIP_STORED) as copy:
+        for name, data in parts.items():
+            copy.writestr(name, data)
+    raw = bytearray(broken.read_bytes())
+    at = raw.index(b"aaaaaaaaaa")
+    raw[at] = ord("b")  # the stored shared strings no longer match their checksum
+    broken.write_bytes(bytes(raw))
+    assert tables._longest_shared_string(broken) > tables.MAX_SHARED_TEXT_BYTES
+    with pytest.raises(UserError), open_table(broken) as table:
+        list(table.rows())
