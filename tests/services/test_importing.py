@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+import random
+from datetime import date, datetime
 
 import pytest
 from openpyxl import Workbook
@@ -14,6 +15,7 @@ from smbcrm.models.tables import Customer, ImportBatch, Purchase, PurchaseLine
 from smbcrm.services import customers as cs
 from smbcrm.services import importing
 from smbcrm.transfer import xlsx_slices
+from smbcrm.transfer.tables import normalise_cell as tables_normalise
 
 HEADERS = ["Nombre", "Apellidos", "Correo electrónico", "Teléfono", "Ciudad", "Fecha de nacimiento",
            "Etiquetas", "Acepta correos"]  # fmt: skip
@@ -418,3 +420,51 @@ def test_an_import_leaves_the_page_cache_as_it_found_it(shop, tmp_path):
     with pytest.raises(UserError):
         importing.import_purchases(shop, workbook(tmp_path / "c.xlsx"))  # no purchase columns
     assert shop.execute_sql("PRAGMA cache_size").fetchone()[0] == usual
+
+
+def _odd_rows(count: int, seed: int):
+    """Rows mixing what shop files hold with what clean_customer must refuse or tidy."""
+    rng = random.Random(seed)
+
+    def pick(pool):  # most cells plain (the first three of each pool), the rest anything
+        return rng.choice(pool[:3] if rng.random() < 0.7 else pool)
+
+    names = ["Ana", "José María", "  Luis ", "Ana  María", "Zoë", "", None, "a" * 101, "Tab\there",
+             "Línea\ndos", "Ñandú", "Rosa\u200b", "O'Neil", 12345, "مريم", "🙂 Sol"]  # fmt: skip
+    emails = ["ana@correo.co", "ANA@Correo.CO", "", None, "no-es-correo", "a@b", "ñu@correo.co",
+              "x@localhost", "a" * 65 + "@correo.co", " luis@correo.co ", "a..b@correo.co",
+              "pepe@test", "user+tag@gmail.com"]  # fmt: skip
+    phones = ["300 123 4567", "+57 315 000 1111", 3001234567, 3001234567.0, "", None, "12",
+              "(604) 444 5555", "+52 55 1234 5678", "abc", "57 300 123 4567", "300-123-4567 ext 5"]  # fmt: skip
+    birthdays = ["29/02/1988", "1990-07-15", "31/12/1899", "15/07/2099", "32/01/1990", "", None,
+                 date(1985, 5, 6), datetime(1970, 1, 2, 0, 0), 32874, "07/15/1990", "hoy"]  # fmt: skip
+    consents = ["sí", "no", "x", "", None, "quizás", True, 1]
+    tags = ["VIP", "VIP, Vecino", "", None, "a;b|c", " , ", "x" * 60]
+    cities = ["Medellín", "", None, "Bogotá  D.C.", "Cali\x07", "c" * 101]
+    codes = ["C001", "", None, 7, "0042", "C\t1", "k" * 51]
+    countries = ["CO", "co", "Colombia", "", None, "MX", "1"]
+    for _ in range(count):
+        yield [pick(names), pick(names), pick(emails), pick(phones), pick(cities), pick(cities),
+               pick(countries), pick(birthdays), pick(names + ["nota\nlarga", "n" * 10_001]),
+               pick(codes), pick(consents), pick(tags)]  # fmt: skip
+
+
+@pytest.mark.parametrize("full_name", [False, True])
+def test_the_quick_check_of_a_row_agrees_with_clean_customer(full_name):
+    fields = ["first_name", "last_name", "email", "phone", "city", "region", "country",
+              "birthday", "notes", "code", "consent", "tags"]  # fmt: skip
+    if full_name:
+        fields[1] = "full_name"
+    mapping = dict(enumerate(fields))
+    quick_rows, agreed = 0, 0
+    for order in (importing.DateOrder("DMY", False), None):
+        quick = importing._QuickRows(mapping, order, False, "CO")
+        for number, cells in enumerate(_odd_rows(3_000, seed=len(fields) + bool(order))):
+            cells = [tables_normalise(value) for value in cells]
+            expected = importing._checked_row(number, cells, mapping, order, False, "CO")
+            found = quick(number, cells)
+            if found is not None:
+                quick_rows += 1
+                assert found == expected, (cells, found, expected)
+            agreed += len(expected) == 4
+    assert quick_rows > 1_000 and agreed > quick_rows  # the quick way is taken, not always
