@@ -470,8 +470,9 @@ _FLUSH_EVERY = 1_000
 # Search entries wait longer. FTS5 writes the entries it holds in memory to the file, as a new
 # segment, as soon as another statement starts in the transaction: written with every flush,
 # 100,000 customers made a hundred small segments, merged again and again (measured: 1.26 s
-# for their search entries, against 0.77 s twenty thousand at a time).
-_SEARCH_EVERY = 20_000
+# for their search entries, against 0.77 s twenty thousand at a time; ten thousand measure the
+# same and hold 5 MB less).
+_SEARCH_EVERY = 10_000
 
 
 class _Upserter:
@@ -625,10 +626,10 @@ class _Run:
 # order), and pages that do not fit are written out and read back again and again. Measured on
 # 1,000,000 lines: each 100,000 took 2.5 s at first and 3.8 s at the end with 32 MB, 2.4 to 2.7 s
 # with more (27 s against 33 s in all), for about 100 MB more peak memory. A customer import
-# takes half as much: its big files are read by a child process with memory of its own (a
-# 1,000,000-row workbook as Excel writes it peaked at 513 MB for both with 128 MB here), and
-# 100,000 customers import 2-3% slower with 48 MB than with 128 MB.
-IMPORT_CACHE_KIB = {"purchases": 128_000, "customers": 64_000, "vcard": 64_000}
+# takes less: its big files are read by a child process with memory of its own (a 1,000,000-row
+# workbook as Excel writes it peaked at 513 MB for both with 128 MB here, 479 MB with 64 MB and
+# 450 MB with 48 MB), and 100,000 customers import as fast with 48 MB as with 64 MB.
+IMPORT_CACHE_KIB = {"purchases": 128_000, "customers": 48_000, "vcard": 48_000}
 
 
 @contextmanager
