@@ -760,7 +760,14 @@ class _QuickRows:
         first, last, email, phone, city, region, country, notes, code = texts
         country = texts[6] = country[:2]
         for text, limit in zip(texts, _QUICK_LIMITS, strict=True):
-            if text and not (text.isprintable() and "  " not in text and len(text) <= limit):
+            # _text's test for text that needs no tidying ("U S" cut to a country is "U ").
+            if text and not (
+                text.isprintable()
+                and "  " not in text
+                and text[0] != " "
+                and text[-1] != " "
+                and len(text) <= limit
+            ):
                 return None
         if not (first or last) and (self.full_name or not (email or phone)):
             return None

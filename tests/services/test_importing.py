@@ -442,7 +442,7 @@ def _odd_rows(count: int, seed: int):
     tags = ["VIP", "VIP, Vecino", "", None, "a;b|c", " , ", "x" * 60]
     cities = ["Medellín", "", None, "Bogotá  D.C.", "Cali\x07", "c" * 101]
     codes = ["C001", "", None, 7, "0042", "C\t1", "k" * 51]
-    countries = ["CO", "co", "Colombia", "", None, "MX", "1"]
+    countries = ["CO", "co", "Colombia", "", None, "MX", "1", "U S", " co", "C\tO"]
     for _ in range(count):
         yield [pick(names), pick(names), pick(emails), pick(phones), pick(cities), pick(cities),
                pick(countries), pick(birthdays), pick(names + ["nota\nlarga", "n" * 10_001]),
