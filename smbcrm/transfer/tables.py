@@ -21,7 +21,12 @@ from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _
-from smbcrm.transfer.xlsx_slices import NotSliceable, SlicedSheet, worth_slicing
+from smbcrm.transfer.xlsx_slices import (
+    NotSliceable,
+    RowsOutOfOrder,
+    SlicedSheet,
+    worth_slicing,
+)
 from smbcrm.transfer.xlsx_stream import SheetDamaged, SheetHostile, SheetTooLong, XlsxSheetReader
 
 CellValue = str | int | float | date | datetime | bool | None
@@ -415,6 +420,8 @@ class _SheetRows:
         self._readers.append(sliced)
         try:
             yield from _numbered_rows(sliced.rows(), numbered=True)
+        except RowsOutOfOrder:
+            raise _sheet_damaged_error(self.path, self.sheet) from None
         except NotSliceable as stop:
             sliced.close()
             for number, cells in self._whole():
@@ -427,7 +434,9 @@ class _SheetRows:
         if extent.unpositioned_rows or extent.widest_unpositioned_row:
             return False
         cells = _check_extent(extent, self.path, self.sheet)
-        return cells * self.longest <= MAX_SHARED_TEXT_BYTES
+        if cells > STREAM_SHEET_CELLS:
+            cells = _grid_cells(xml)  # past row 99,999 the bound counts from row 1
+        return cells <= STREAM_SHEET_CELLS and cells * self.longest <= MAX_SHARED_TEXT_BYTES
 
     def _whole(self) -> Iterator[tuple[int, list[CellValue]]]:
         cells = None
@@ -828,6 +837,19 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> int | None:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _sheet_damaged_error(path, sheet) from None
     return _check_extent(extent, path, sheet)
+
+
+def _grid_cells(xml: bytes) -> int:
+    """The cells of the grid calamine lays out for these rows: from the first to the last row
+    and column that any position in them names (one pass over every position)."""
+    references = _REFERENCE.findall(xml)
+    if not references:
+        return 0
+    rows = [int(digits) for _letters, digits in references]
+    columns = [_column_number(letters) for letters in {letters for letters, _ in references}
+               if letters]  # fmt: skip
+    width = max(columns) - min(columns) + 1 if columns else 1
+    return (max(rows) - min(rows) + 1) * width
 
 
 def _check_extent(extent: _Extent, path: Path, sheet: str) -> int:

@@ -11,13 +11,16 @@ Slicing needs a plain layout: rows and cells that carry their positions, no name
 prefixes, no CDATA section or comment that could hide a "<row", and a first column that
 holds a value (calamine's grid starts at the sheet's first used column, which a slice cannot
 know otherwise). When a sheet is not like that, or calamine refuses a slice, NotSliceable
-says after which row the caller should go on reading the sheet whole, its usual way.
+says after which row the caller should go on reading the sheet whole, its usual way. Rows
+written out of order across slices are refused as damage (RowsOutOfOrder), as the streaming
+reader refuses them: the rows already given could no longer be those of the whole sheet.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 
 import python_calamine
@@ -32,9 +35,11 @@ MAX_SLICE_BYTES = 4 << 20
 # the cells (openpyxl, streaming writers) or the shared ones are few. A sheet as Excel writes
 # it, every text shared (36 MB of XML, 10 MB of shared strings), took 2.7 s sliced, 1.7 s whole.
 SHARED_STRINGS_SHARE = 8
-# Other parts are copied into every slice when they are this small (styles, theme, workbook);
-# big ones (pictures, pivot caches) are left out: calamine does not read them for values.
-SMALL_PART_BYTES = 1 << 20
+# The parts calamine reads for a sheet's values, copied into every slice whatever their size
+# (lower case: calamine finds them whatever their case). Pictures, themes, pivot caches and the
+# other worksheets are left out.
+_PARTS = {"[content_types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+          "xl/styles.xml", "xl/sharedstrings.xml"}  # fmt: skip
 _BLOCK = 1 << 20
 _SHEET_DATA, _SHEET_DATA_END = b"<sheetData>", b"</sheetData>"
 _SHEET_END = b"</sheetData></worksheet>"
@@ -43,6 +48,15 @@ _HIDING = (b"<![CDATA[", b"<!--")
 
 class NotSliceable(Exception):
     """Read the rest of the sheet whole: every row up to after_row has been given already."""
+
+    def __init__(self, after_row: int) -> None:
+        super().__init__(after_row)
+        self.after_row = after_row
+
+
+class RowsOutOfOrder(Exception):
+    """A row comes after rows numbered below it, in another slice: damage, as no spreadsheet
+    program writes that (rows up to after_row have been given already)."""
 
     def __init__(self, after_row: int) -> None:
         super().__init__(after_row)
@@ -68,27 +82,28 @@ def worth_slicing(path, member: str) -> bool:
 
 class SlicedSheet:
     """The rows of one worksheet, read slice by slice. check(slice_xml) runs before calamine
-    sees a slice: it raises to refuse the file, or returns False when the slice's layout
-    cannot be sliced (cells without positions), and the sheet is then read whole."""
+    sees a slice: it raises to refuse the file, or returns False when the slice cannot be given
+    to calamine (cells without positions, a grid too big), and the sheet is then read whole."""
 
     def __init__(self, path, member: str, sheet: str, check: Callable[[bytes], bool]) -> None:
-        self.member, self.sheet, self.check = member, sheet, check
-        self._archive = zipfile.ZipFile(path)
+        self.path, self.member, self.sheet, self.check = path, member, sheet, check
+        self._archive: zipfile.ZipFile | None = None
+        self._stream = None
         self._parts: dict[str, bytes] = {}
-        member_folder = member.lower().rsplit("/", 1)[0]
+
+    def _open(self) -> None:
+        self._archive = zipfile.ZipFile(self.path)
         for info in self._archive.infolist():
-            name = info.filename
-            if name == member or name.endswith("/"):
-                continue
-            if name.lower().rsplit("/", 1)[0] == member_folder and name.lower().endswith(".xml"):
-                continue  # the other worksheets: calamine reads a sheet only when asked for it
-            if info.file_size <= SMALL_PART_BYTES or name.lower().endswith("sharedstrings.xml"):
-                self._parts[name] = self._archive.read(info)
-        self._stream = self._archive.open(member)
+            if info.filename.lower() in _PARTS and info.filename != self.member:
+                self._parts[info.filename] = self._archive.read(info)
+        self._stream = self._archive.open(self.member)
 
     def close(self) -> None:
-        self._stream.close()
-        self._archive.close()
+        if self._stream is not None:
+            self._stream.close()
+        if self._archive is not None:
+            self._archive.close()
+        self._parts = {}
 
     def rows(self) -> Iterator[tuple[int, list]]:
         """(1-based row number, calamine's cells from column A) for every row calamine gives,
@@ -96,6 +111,7 @@ class SlicedSheet:
         last = 0
         aligned = False
         try:
+            self._open()
             for head, xml in self._slices():
                 if not self.check(xml):
                     raise NotSliceable(last)
@@ -104,7 +120,7 @@ class SlicedSheet:
                     continue
                 first_row, first_column = start
                 if first_row < last:
-                    raise NotSliceable(last)  # rows out of order: only the whole grid has them
+                    raise RowsOutOfOrder(last)
                 if not aligned:
                     if first_column != 0:
                         raise NotSliceable(last)
@@ -115,9 +131,12 @@ class SlicedSheet:
                     yield last, pad + cells if first_column else cells
         except _Hidden:
             raise NotSliceable(last) from None
-        except (python_calamine.CalamineError, ValueError, OSError, zipfile.BadZipFile):
-            # calamine refused a slice: the whole sheet, read its usual way, says why, if the
-            # slice was not simply cut where a plain layout was assumed.
+        except (
+            python_calamine.CalamineError, ValueError, OSError, EOFError, zipfile.BadZipFile,
+            zlib.error,
+        ):  # fmt: skip
+            # A part that cannot be read, or a slice calamine refuses: the whole sheet, read
+            # its usual way, says what is wrong, if the slice was not simply cut wrong.
             raise NotSliceable(last) from None
 
     def _slices(self) -> Iterator[tuple[bytes, bytes]]:
@@ -142,6 +161,8 @@ class SlicedSheet:
             while limit >= size:
                 cut = _row_start(buffer, size, limit)
                 if cut < 0:
+                    if limit > 2 * MAX_SLICE_BYTES + _BLOCK:
+                        raise _Hidden  # no plain <row> to cut at (prefixed tags?)
                     break
                 yield head, buffer[:cut]
                 buffer, limit = buffer[cut:], limit - cut

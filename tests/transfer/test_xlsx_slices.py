@@ -147,8 +147,6 @@ def test_data_starting_in_a_later_column_is_read_whole(tmp_path, monkeypatch, ti
         # A CDATA section or a comment could hide a "<row": slicing stops before them.
         ("<t>Cliente 50</t>", "<t><![CDATA[Cliente <row> 50]]></t>"),
         ('<row r="45">', '<!-- <row r="1"> --><row r="45">'),
-        # A row placed before rows already given: slicing stops, and no row comes twice.
-        ('<row r="50">', '<row r="5"><c r="F5"><v>1</v></c></row><row r="50">'),
     ],
 )
 def test_slicing_hands_over_to_the_whole_sheet_without_losing_a_row(
@@ -224,3 +222,105 @@ def test_which_sheets_are_sliced(tmp_path, monkeypatch):
     )
     big = replace_sheet_xml(few, tmp_path / "h.xlsx", sheet_xml(path).encode() * 40)
     assert xlsx_slices.worth_slicing(big, SHEET)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # Row 5 written again, or only, after rows above it: the whole grid would merge or place
+        # it, but rows up to 49 have been given already. No spreadsheet program writes this.
+        ('<row r="50">', '<row r="5"><c r="A5"><v>1</v></c></row><row r="50">'),
+        ('<row r="63">', '<row r="2"><c r="A2"><v>1</v></c></row><row r="63">'),
+    ],
+)
+def test_rows_out_of_order_across_slices_are_refused_as_damage(tmp_path, tiny_slices, change):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    path = patch_sheet(source, tmp_path / "o.xlsx", [change])
+    with pytest.raises(UserError, match="damaged"), tables.open_table(path) as t:
+        list(t.rows())
+
+
+def test_a_slice_whose_grid_would_be_too_big_is_streamed(tmp_path, monkeypatch, tiny_slices):
+    monkeypatch.setattr(tables, "STREAM_SHEET_CELLS", 100_000)
+    source = customers_workbook(tmp_path / "c.xlsx")
+    far = '<row r="200000"><c r="A200000"><v>1</v></c></row></sheetData>'
+    path = patch_sheet(source, tmp_path / "f.xlsx", [("</sheetData>", far)])
+    with tables.open_table(path) as table:
+        rows = list(table.rows())
+        kinds = [type(reader).__name__ for reader in table._closer.__self__._readers]
+    assert kinds == ["SlicedSheet", "XlsxSheetReader"]  # calamine never laid out 1M cells
+    assert (table.info, rows) == read_whole(path, monkeypatch)
+    assert rows[-1] == (200000, [1, None, None, None, None])
+
+
+def test_the_grid_of_a_slice_is_measured_from_its_own_rows():
+    xml = b'<row r="150000"><c r="B150000"/><c r="D150000"/></row><row r="150003"><c r="C150003"/>'
+    assert tables._grid_cells(xml) == 4 * 3
+    assert tables._grid_cells(b"") == 0
+
+
+def test_rows_with_a_namespace_prefix_are_read_whole_not_as_one_huge_slice(
+    tmp_path, monkeypatch, tiny_slices
+):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    xml = sheet_xml(source).replace("<row ", "<x:row ").replace("</row>", "</x:row>")
+    xml = xml.replace("<worksheet ", f'<worksheet xmlns:x="{main}" ', 1)
+    path = replace_sheet_xml(source, tmp_path / "x.xlsx", xml.encode())
+    info, rows, whole = read(path)
+    assert whole and len(tiny_slices) <= 1
+    assert (info, rows) == read_whole(path, monkeypatch)
+
+
+def with_extra_parts(source, target, extra: dict[str, bytes], damaged: str | None = None):
+    """A copy with more parts, one of them (by name) with its compressed data damaged."""
+    with zipfile.ZipFile(source) as original:
+        parts = {info.filename: original.read(info.filename) for info in original.infolist()}
+    parts.update(extra)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for name, data in parts.items():
+            copy.writestr(name, data)
+    if damaged is not None:
+        with zipfile.ZipFile(target) as archive:
+            info = archive.getinfo(damaged)
+        raw = bytearray(target.read_bytes())
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        raw[start + info.compress_size // 2] ^= 0xFF
+        target.write_bytes(bytes(raw))
+    return target
+
+
+def test_slices_carry_only_the_parts_calamine_reads(tmp_path, tiny_slices):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    pictures = {f"xl/media/image{n}.png": os.urandom(2000) for n in range(3)}
+    path = with_extra_parts(source, tmp_path / "p.xlsx", pictures)
+    with tables.open_table(path) as table:
+        next(table.rows())
+        sliced = table._closer.__self__._readers[0]
+        names = {name.lower() for name in sliced._parts}
+    assert names == xlsx_slices._PARTS - {"xl/sharedstrings.xml"}  # openpyxl shares none
+
+
+def test_a_damaged_part_calamine_does_not_read_does_not_stop_the_reading(tmp_path, tiny_slices):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    props = {"docProps/extra.xml": b"<x>" + b"datos " * 2000 + b"</x>"}
+    path = with_extra_parts(source, tmp_path / "d.xlsx", props, damaged="docProps/extra.xml")
+    info, rows, whole = read(path)
+    assert not whole and len(rows) == 60
+
+
+def test_damaged_styles_end_as_reading_the_sheet_whole_ends(tmp_path, monkeypatch, tiny_slices):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    with zipfile.ZipFile(source) as archive:
+        styles = archive.read("xl/styles.xml")
+    padded = styles.replace(b"</styleSheet>", b"<!--" + b"x" * 4000 + b"--></styleSheet>")
+    path = with_extra_parts(source, tmp_path / "s.xlsx", {"xl/styles.xml": padded},
+                            damaged="xl/styles.xml")  # fmt: skip
+    try:
+        expected = read_whole(path, monkeypatch)
+    except UserError:
+        with pytest.raises(UserError), tables.open_table(path) as table:
+            list(table.rows())
+    else:
+        info, rows, whole = read(path)
+        assert whole and (info, rows) == expected  # the slices gave way at once
