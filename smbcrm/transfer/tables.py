@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -468,18 +469,32 @@ class _SheetRows:
         self.workbook.close()
 
 
+def is_calamine_panic(error: BaseException) -> bool:
+    """calamine panics on some damage (an .xlsb cell naming a shared string that is not there):
+    pyo3 raises that as PanicException, a BaseException no `except Exception` catches."""
+    return type(error).__name__ == "PanicException"
+
+
 def _open_calamine(path: Path):
     try:
         return python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
         raise _password_error(path) from None
     except (python_calamine.CalamineError, OSError, ValueError) as error:
-        raise UserError(
-            _(
-                "The workbook {name} cannot be read ({reason}). Open it in your spreadsheet "
-                "program, save it again as .xlsx and import the new file."
-            ).format(name=path.name, reason=str(error)[:200])
-        ) from None
+        raise _unreadable_workbook_error(path, error) from None
+    except BaseException as error:
+        if is_calamine_panic(error):
+            raise _unreadable_workbook_error(path, error) from None
+        raise
+
+
+def _unreadable_workbook_error(path: Path, error: BaseException) -> UserError:
+    return UserError(
+        _(
+            "The workbook {name} cannot be read ({reason}). Open it in your spreadsheet "
+            "program, save it again as .xlsx and import the new file."
+        ).format(name=path.name, reason=str(error)[:200])
+    )
 
 
 def _xlsx_worksheet_names(sheet_members: dict[str, str]) -> tuple[str, ...]:
@@ -540,12 +555,20 @@ def _load_sheet(workbook, name: str, path: Path):
     except python_calamine.PasswordError:
         raise _password_error(path) from None
     except python_calamine.CalamineError as error:
-        raise UserError(
-            _(
-                "The sheet “{sheet}” of {name} cannot be read ({reason}). Open the workbook in "
-                "your spreadsheet program, save it again and import the new file."
-            ).format(sheet=name, name=path.name, reason=str(error)[:200])
-        ) from None
+        raise _unreadable_sheet_error(path, name, error) from None
+    except BaseException as error:
+        if is_calamine_panic(error):
+            raise _unreadable_sheet_error(path, name, error) from None
+        raise
+
+
+def _unreadable_sheet_error(path: Path, sheet: str, error: BaseException) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} cannot be read ({reason}). Open the workbook in "
+            "your spreadsheet program, save it again and import the new file."
+        ).format(sheet=sheet, name=path.name, reason=str(error)[:200])
+    )
 
 
 def _numbered_rows(rows: Iterable, numbered: bool = False) -> Iterator[tuple[int, list[CellValue]]]:
@@ -1028,18 +1051,22 @@ _XLSB_ROW_HEADER = 0x0000
 _XLSB_VALUE_CELLS = frozenset((*range(0x0002, 0x000C), 0x003E))
 
 
-def _xlsb_sheet_extent(stream) -> tuple[int, int]:
-    """(rows, columns) calamine would lay out for one worksheet part of an .xlsb."""
+_XLSB_CELL_ISST = 0x0007  # a cell showing a shared string: column, style, then its index
+_XLSB_SST_ITEM = 0x0013  # one shared string: flags, then its length in UTF-16 units
+# Shared string lengths kept by index (4 bytes each); past this many, the longest seen stands in.
+_XLSB_LENGTHS_KEPT = 10_000_000
+
+
+def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[int, bytes]]:
+    """(kind, the first bytes of its payload, up to prefix) for each record of these kinds in
+    one part of an .xlsb, read in blocks; long records are skipped without being held."""
     data, position = b"", 0
-    row = 0
-    first_row = first_column = None
-    last_row = last_column = 0
     while True:
         if len(data) - position < 1 << 16:
             data = data[position:] + stream.read(4 << 20)
             position = 0
         if position >= len(data):
-            break
+            return
         try:
             kind = data[position]
             position += 1
@@ -1055,29 +1082,65 @@ def _xlsb_sheet_extent(stream) -> tuple[int, int]:
                 if not byte & 0x80:
                     break
         except IndexError:
-            break  # a record cut short at the end: calamine reports it
-        if kind == _XLSB_ROW_HEADER or kind in _XLSB_VALUE_CELLS:
-            while len(data) < position + 4:
+            return  # a record cut short at the end: calamine reports it
+        if kind in kinds:
+            wanted = min(prefix, length)
+            while len(data) < position + wanted:
                 more = stream.read(4 << 20)
                 if not more:
                     break
                 data += more
-            if len(data) < position + 4:
-                break
-            number = int.from_bytes(data[position : position + 4], "little")
-            if kind == _XLSB_ROW_HEADER:
-                row = number
-            else:
-                first_row = row if first_row is None else min(first_row, row)
-                first_column = number if first_column is None else min(first_column, number)
-                last_row, last_column = max(last_row, row), max(last_column, number)
+            if len(data) < position + wanted:
+                return
+            yield kind, data[position : position + wanted]
         position += length
         while position > len(data):  # a long record: skip what is not read yet
             skipped = stream.read(min(position - len(data), 4 << 20))
             if not skipped:
-                return _extent_or_empty(first_row, first_column, last_row, last_column)
+                return
             position -= len(skipped)
-    return _extent_or_empty(first_row, first_column, last_row, last_column)
+
+
+class _XlsbSharedLengths:
+    """The UTF-8 size bound (3 bytes a UTF-16 unit) of each shared string of an .xlsb."""
+
+    def __init__(self, stream=None) -> None:
+        self.lengths = array("I")
+        self.longest = 0
+        if stream is None:
+            return
+        for _kind, head in _xlsb_records(stream, frozenset((_XLSB_SST_ITEM,)), 5):
+            size = 3 * int.from_bytes(head[1:5], "little") if len(head) == 5 else 0
+            self.longest = max(self.longest, size)
+            if len(self.lengths) < _XLSB_LENGTHS_KEPT:
+                self.lengths.append(min(size, 0xFFFFFFFF))
+
+    def __getitem__(self, index: int) -> int:
+        return self.lengths[index] if index < len(self.lengths) else self.longest
+
+
+def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tuple[int, int, int]:
+    """(rows, columns) calamine would lay out for one worksheet part of an .xlsb, and the bytes
+    of shared strings it would copy into the cells (calamine copies one per cell)."""
+    shared = shared or _XlsbSharedLengths()
+    row = 0
+    first_row = first_column = None
+    last_row = last_column = 0
+    text = 0
+    kinds = frozenset((_XLSB_ROW_HEADER, *_XLSB_VALUE_CELLS))
+    for kind, head in _xlsb_records(stream, kinds, 12):
+        if len(head) < 4:
+            continue  # too short to name a place: calamine refuses it, the scan goes on
+        number = int.from_bytes(head[:4], "little")
+        if kind == _XLSB_ROW_HEADER:
+            row = number
+            continue
+        first_row = row if first_row is None else min(first_row, row)
+        first_column = number if first_column is None else min(first_column, number)
+        last_row, last_column = max(last_row, row), max(last_column, number)
+        if kind == _XLSB_CELL_ISST and len(head) == 12:
+            text += shared[int.from_bytes(head[8:12], "little")]
+    return (*_extent_or_empty(first_row, first_column, last_row, last_column), text)
 
 
 def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -> tuple[int, int]:
@@ -1094,14 +1157,21 @@ def _check_xlsb_extent(path: Path) -> None:
                 for name in archive.namelist()
                 if name.startswith("xl/worksheets/") and name.endswith(".bin")
             ]
+            shared = _XlsbSharedLengths()
+            for name in archive.namelist():
+                if name.lower() == "xl/sharedstrings.bin":
+                    with archive.open(name) as stream:
+                        shared = _XlsbSharedLengths(stream)
             for part in parts:
                 with archive.open(part) as stream:
-                    rows, columns = _xlsb_sheet_extent(stream)
+                    rows, columns, text = _xlsb_sheet_extent(stream, shared)
                 sheet = PurePosixPath(part).stem
                 if rows > MAX_SHEET_ROWS:
                     raise _too_many_rows_error(path, sheet)
                 if rows * columns > MAX_SHEET_CELLS:
                     raise _too_large_error(path, sheet, rows, columns)
+                if text > MAX_SHARED_TEXT_BYTES:
+                    raise _repeated_text_error(path, sheet)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _damaged_error(path) from None
 

@@ -129,7 +129,7 @@ class SlicedSheet:
                 for offset, cells in enumerate(grid):
                     last = first_row + offset + 1
                     yield last, pad + cells if first_column else cells
-        except _Hidden:
+        except (_Hidden, _Refused):
             raise NotSliceable(last) from None
         except (
             python_calamine.CalamineError, ValueError, OSError, EOFError, zipfile.BadZipFile,
@@ -180,19 +180,36 @@ class SlicedSheet:
                 writer.writestr(name, data)
             writer.writestr(self.member, head + xml + _SHEET_END)
         package.seek(0)
-        workbook = python_calamine.CalamineWorkbook.from_filelike(package)
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(package)
+        except BaseException as error:
+            raise _Refused from _panic_or(error)
         try:
             sheet = workbook.get_sheet_by_name(self.sheet)
             start = sheet.start
             if start is None:
                 return None, []
             return start, sheet.to_python(skip_empty_area=True)
+        except BaseException as error:
+            raise _Refused from _panic_or(error)
         finally:
             workbook.close()
 
 
 class _Hidden(Exception):
     """The XML has something slicing cannot see through."""
+
+
+class _Refused(Exception):
+    """calamine refused a slice (an error, or a panic: some damage makes it panic)."""
+
+
+def _panic_or(error: BaseException) -> BaseException:
+    """The error when calamine refused the slice; anything else (Ctrl+C, a bug) goes on up."""
+    refused = isinstance(error, python_calamine.CalamineError | ValueError | OSError)
+    if refused or type(error).__name__ == "PanicException":
+        return error
+    raise error
 
 
 def _row_start(buffer: bytes, at_least: int, before: int) -> int:

@@ -433,3 +433,87 @@ def test_shared_strings_that_cannot_be_measured_send_the_sheet_to_the_careful_re
     assert tables._longest_shared_string(broken) > tables.MAX_SHARED_TEXT_BYTES
     with pytest.raises(UserError), open_table(broken) as table:
         list(table.rows())
+
+
+def xlsb_wide(text: str) -> bytes:
+    data = text.encode("utf-16-le")
+    return struct.pack("<I", len(data) // 2) + data
+
+
+def xlsb_with_shared_strings(path, strings: list[str], cells: int, shown: int = 0):
+    """A whole .xlsb calamine opens: one sheet whose header shows the last shared string and
+    whose cells all show shared string `shown`."""
+    workbook = (
+        xlsb_record(0x83) + xlsb_record(0x8F)
+        + xlsb_record(0x9C, struct.pack("<II", 0, 1) + xlsb_wide("rId1") + xlsb_wide("Hoja1"))
+        + xlsb_record(0x90) + xlsb_record(0x84)
+    )  # fmt: skip
+    shared = xlsb_record(0x9F, struct.pack("<II", cells, len(strings)))
+    shared += b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
+    shared += xlsb_record(0xA0)
+    rows = [xlsb_record(0x81), xlsb_record(0x94, struct.pack("<4I", 0, cells, 0, 0))]
+    rows.append(xlsb_record(0x91))
+    rows.append(xlsb_record(0x00, struct.pack("<IIH", 0, 0, 300) + bytes(5)))
+    rows.append(xlsb_record(0x07, struct.pack("<III", 0, 0, len(strings) - 1)))  # the header
+    for row in range(1, cells + 1):
+        rows.append(xlsb_record(0x00, struct.pack("<IIH", row, 0, 300) + bytes(5)))
+        rows.append(xlsb_record(0x07, struct.pack("<III", 0, 0, shown)))
+    rows += [xlsb_record(0x92), xlsb_record(0x82)]
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org'
+            '/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.'
+            'openxmlformats-package.relationships+xml"/><Default Extension="bin" ContentType="'
+            'application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{office}/officeDocument" Target="xl/workbook.bin"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.bin.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" Type="{office}/worksheet" '
+            f'Target="worksheets/sheet1.bin"/><Relationship Id="rId2" Type="{office}/'
+            f'sharedStrings" Target="sharedStrings.bin"/></Relationships>',
+        )
+        archive.writestr("xl/workbook.bin", workbook)
+        archive.writestr("xl/sharedStrings.bin", shared)
+        archive.writestr("xl/worksheets/sheet1.bin", b"".join(rows))
+    return path
+
+
+def test_an_xlsb_whose_cells_repeat_one_long_shared_string_is_refused(tmp_path):
+    # calamine copies the string into each cell: 300 cells of 1 MB took 589 MB from 3 KB.
+    path = xlsb_with_shared_strings(tmp_path / "b.xlsb", ["a" * 1_000_000, "Nombre"], 3_000)
+    assert path.stat().st_size < 30_000
+    with pytest.raises(UserError, match="very long texts"):
+        open_table(path)
+
+
+def test_an_xlsb_with_short_shared_strings_is_read(tmp_path):
+    path = xlsb_with_shared_strings(tmp_path / "c.xlsb", ["Ana María", "Nombre"], 3_000)
+    with open_table(path) as table:
+        assert table.info.headers == ("Nombre",)
+        rows = list(table.rows())
+    assert len(rows) == 3_000 and rows[0] == (2, ["Ana María"])
+
+
+def test_xlsb_shared_strings_past_those_kept_count_as_the_longest(monkeypatch):
+    import io
+
+    monkeypatch.setattr(tables, "_XLSB_LENGTHS_KEPT", 1)
+    strings = ["ab", "a" * 50, "abc"]
+    part = b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
+    shared = tables._XlsbSharedLengths(io.BytesIO(part))
+    assert (shared[0], shared[1], shared[2], shared[7]) == (6, 150, 150, 150)
+
+
+def test_an_xlsb_cell_naming_a_missing_shared_string_is_a_plain_error_not_a_crash(tmp_path):
+    # calamine 0.37 panics on it; the panic must not pass through as a crash.
+    path = xlsb_with_shared_strings(tmp_path / "d.xlsb", ["Ana", "Nombre"], 3, shown=7)
+    with pytest.raises(UserError, match="cannot be read"), open_table(path) as table:
+        list(table.rows())
