@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import python_calamine
 from defusedxml import ElementTree as SafeElementTree
@@ -49,6 +50,13 @@ STREAM_SHEET_CELLS = 2_000_000
 # string once and shares it). A 100,000-row sheet of ten columns keeps calamine up to 256-byte
 # strings; longer notes make it streamed, four times slower but safe.
 MAX_SHARED_TEXT_BYTES = 256 << 20
+# calamine holds every shared string of an .xlsx as its own string, about 48 bytes each before
+# its text: past this many the sheet is streamed (xlsx_stream keeps them in one compact blob).
+# A gigabyte of "<si/>" (5 MB zipped, within the zip checks) would have asked for 5 GB.
+CALAMINE_SHARED_STRINGS = 2_000_000
+# More different texts than any shop's file holds (a million rows of ten unique texts is ten
+# million): refused rather than read, even streamed (4 bytes of index each).
+MAX_SHARED_STRINGS = 20_000_000
 MAX_UNCOMPRESSED_BYTES = 1024**3
 MAX_COMPRESSION_RATIO = 200
 BIG_MEMBER_BYTES = 10 * 1024**2
@@ -326,7 +334,9 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
     # An xlsx names its worksheets itself, so a big sheet is streamed without calamine ever
     # opening the workbook (calamine reads every shared string at open).
     names = _xlsx_worksheet_names(sheet_members)
-    longest = _longest_shared_string(path) if kind == "xlsx" else 0
+    shared = _shared_strings_shape(path) if kind == "xlsx" else _SharedShape(0, 0)
+    if shared.count > MAX_SHARED_STRINGS or (not names and shared.count > CALAMINE_SHARED_STRINGS):
+        raise _too_many_texts_error(path, shared.count)
     workbook = _OpenOnce(path) if names else _OpenOnce(path, _open_calamine(path))
     try:
         if not names:
@@ -344,7 +354,7 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
         candidates = [sheet] if sheet is not None else list(names)
         for candidate in candidates:
             sheet_rows = _SheetRows(path, kind, candidate, sheet_members.get(candidate),
-                                    epoch_1904, workbook, longest)  # fmt: skip
+                                    epoch_1904, workbook, shared)  # fmt: skip
             try:
                 found = _find_header(sheet_rows.rows())
             except BaseException:
@@ -401,10 +411,9 @@ class _SheetRows:
     when even that would hold too many cells."""
 
     def __init__(self, path: Path, kind: str, sheet: str, member: str | None,
-                 epoch_1904: bool, workbook: _OpenOnce, longest: int) -> None:  # fmt: skip
+                 epoch_1904: bool, workbook: _OpenOnce, shared: _SharedShape) -> None:  # fmt: skip
         self.path, self.kind, self.sheet, self.member = path, kind, sheet, member
-        self.epoch_1904, self.workbook = epoch_1904, workbook
-        self.longest = longest  # the longest shared string, in bytes
+        self.epoch_1904, self.workbook, self.shared = epoch_1904, workbook, shared
         self._readers: list = []
 
     def rows(self) -> Iterator[tuple[int, list[CellValue]]]:
@@ -437,7 +446,15 @@ class _SheetRows:
         cells = _check_extent(extent, self.path, self.sheet)
         if cells > STREAM_SHEET_CELLS:
             cells = _grid_cells(xml)  # past row 99,999 the bound counts from row 1
-        return cells <= STREAM_SHEET_CELLS and cells * self.longest <= MAX_SHARED_TEXT_BYTES
+        return cells <= STREAM_SHEET_CELLS and not self._too_much_text(cells)
+
+    def _too_much_text(self, cells: int) -> bool:
+        """Whether calamine would copy too much shared text into these cells, or hold too
+        many shared strings: then the sheet is streamed."""
+        return (
+            cells * self.shared.longest > MAX_SHARED_TEXT_BYTES
+            or self.shared.count > CALAMINE_SHARED_STRINGS
+        )
 
     def _whole(self) -> Iterator[tuple[int, list[CellValue]]]:
         cells = None
@@ -446,13 +463,11 @@ class _SheetRows:
                 # Unresolvable sheet part: check every worksheet rather than trust calamine.
                 for other in _worksheet_members(self.path):
                     bound = _check_sheet_extent(self.path, other, self.sheet) or 0
-                    if bound * self.longest > MAX_SHARED_TEXT_BYTES:
+                    if self._too_much_text(bound):
                         raise _repeated_text_error(self.path, self.sheet)
             else:
                 cells = _check_sheet_extent(self.path, self.member, self.sheet)
-        if cells is not None and (
-            cells > STREAM_SHEET_CELLS or cells * self.longest > MAX_SHARED_TEXT_BYTES
-        ):
+        if cells is not None and (cells > STREAM_SHEET_CELLS or self._too_much_text(cells)):
             reader = _open_stream(self.path, self.member, self.sheet, self.epoch_1904)
             self._readers.append(reader)
             return _streamed_rows(reader, self.path, self.sheet)
@@ -591,11 +606,16 @@ def _numbered_rows(rows: Iterable, numbered: bool = False) -> Iterator[tuple[int
             yield index + 1, cells
 
 
-def _longest_shared_string(path: Path) -> int:
-    """The longest entry of the workbook's shared strings in bytes of XML, at least its text's
-    length in UTF-8 (0 when there are none). calamine finds the part whatever its case. One
-    pass of plain byte splits, no parsing: about 50 ms for 10 MB of shared strings."""
-    longest = 0
+class _SharedShape(NamedTuple):
+    longest: int  # the longest entry, in bytes of XML: at least its text's bytes in UTF-8
+    count: int  # how many entries (an upper bound)
+
+
+def _shared_strings_shape(path: Path) -> _SharedShape:
+    """The longest entry of the workbook's shared strings and their number, in one pass of
+    plain byte splits and counts, no parsing (about 50 ms for 10 MB of shared strings).
+    calamine finds the part whatever its case."""
+    longest = count = 0
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -604,7 +624,9 @@ def _longest_shared_string(path: Path) -> int:
                 with archive.open(info) as stream:
                     current, tail = 0, b""  # the entry still open; a "<si" cut by the block
                     while block := stream.read(1 << 20):
-                        pieces = (tail + block).split(b"<si")
+                        data = tail + block
+                        pieces = data.split(b"<si")
+                        count += len(pieces) - 1 + data.count(b":si")  # "<x:si": prefixed
                         current += len(pieces[0])
                         if len(pieces) > 1:
                             longest = max(longest, current, max(map(len, pieces[1:-1]), default=0))
@@ -613,8 +635,18 @@ def _longest_shared_string(path: Path) -> int:
                     longest = max(longest, current)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         # Unreadable here: stream the sheet, whose reader says in plain words what is wrong.
-        return MAX_SHARED_TEXT_BYTES + 1
-    return longest
+        return _SharedShape(MAX_SHARED_TEXT_BYTES + 1, 0)
+    return _SharedShape(longest, count)
+
+
+def _too_many_texts_error(path: Path, count: int) -> UserError:
+    return UserError(
+        _(
+            "The workbook {name} holds {count:,} different texts, far more than a shop's data "
+            "has, so it was refused for safety. Save the data again from the program that "
+            "made it."
+        ).format(name=path.name, count=count)
+    )
 
 
 def _repeated_text_error(path: Path, sheet: str) -> UserError:

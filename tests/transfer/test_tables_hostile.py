@@ -412,7 +412,7 @@ def test_a_later_slice_of_cells_repeating_a_long_string_is_streamed(tmp_path, mo
 def test_a_sheet_whose_part_is_not_named_is_refused_when_it_repeats_long_strings(tmp_path):
     path = long_string_workbook(tmp_path, 3_000)
     rows = tables._SheetRows(path, "xlsx", "Hoja1", None, False, tables._OpenOnce(path),
-                             tables._longest_shared_string(path))  # fmt: skip
+                             tables._shared_strings_shape(path))  # fmt: skip
     with pytest.raises(UserError, match="very long texts"):
         list(rows.rows())
     rows.close()
@@ -430,7 +430,7 @@ def test_shared_strings_that_cannot_be_measured_send_the_sheet_to_the_careful_re
     at = raw.index(b"aaaaaaaaaa")
     raw[at] = ord("b")  # the stored shared strings no longer match their checksum
     broken.write_bytes(bytes(raw))
-    assert tables._longest_shared_string(broken) > tables.MAX_SHARED_TEXT_BYTES
+    assert tables._shared_strings_shape(broken).longest > tables.MAX_SHARED_TEXT_BYTES
     with pytest.raises(UserError), open_table(broken) as table:
         list(table.rows())
 
@@ -517,3 +517,39 @@ def test_an_xlsb_cell_naming_a_missing_shared_string_is_a_plain_error_not_a_cras
     path = xlsb_with_shared_strings(tmp_path / "d.xlsb", ["Ana", "Nombre"], 3, shown=7)
     with pytest.raises(UserError, match="cannot be read"), open_table(path) as table:
         list(table.rows())
+
+
+def many_texts_workbook(tmp_path, entries: int, prefix: str = ""):
+    """An xlsx whose shared strings hold many entries (a few cells use the first ones)."""
+    path = long_string_workbook(tmp_path, 3, length=5)
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    name = f"{prefix}:" if prefix else ""
+    declare = f' xmlns:{prefix}="{main}"' if prefix else ""
+    items = "".join(f"<{name}si><{name}t>t{n}</{name}t></{name}si>" for n in range(entries))
+    shared = f'<{name}sst xmlns="{main}"{declare}>{items}</{name}sst>'.encode()
+    with zipfile.ZipFile(path) as original:
+        parts = {info.filename: original.read(info.filename) for info in original.infolist()}
+    parts["xl/sharedStrings.xml"] = shared
+    target = tmp_path / f"many{prefix}.xlsx"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for part, data in parts.items():
+            copy.writestr(part, data)
+    return target
+
+
+@pytest.mark.parametrize("prefix", ["", "x"])
+def test_shared_strings_are_counted_with_or_without_a_prefix(tmp_path, prefix):
+    assert tables._shared_strings_shape(many_texts_workbook(tmp_path, 500, prefix)).count >= 500
+
+
+def test_very_many_shared_strings_are_streamed_and_far_too_many_refused(tmp_path, monkeypatch):
+    # calamine holds each as its own string: a gigabyte of "<si/>" would take 5 GB.
+    path = many_texts_workbook(tmp_path, 500)
+    monkeypatch.setattr(tables, "CALAMINE_SHARED_STRINGS", 100)
+    with open_table(path) as table:
+        kinds = [type(reader).__name__ for reader in table._closer.__self__._readers]
+        assert len(list(table.rows())) == 2
+    assert kinds == ["XlsxSheetReader"]
+    monkeypatch.setattr(tables, "MAX_SHARED_STRINGS", 400)
+    with pytest.raises(UserError, match="different texts"):
+        open_table(path)
