@@ -1089,9 +1089,20 @@ _XLSB_SST_ITEM = 0x0013  # one shared string: flags, then its length in UTF-16 u
 _XLSB_LENGTHS_KEPT = 10_000_000
 
 
-def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[int, bytes]]:
-    """(kind, the first bytes of its payload, up to prefix) for each record of these kinds in
-    one part of an .xlsb, read in blocks; long records are skipped without being held."""
+class _XlsbOdd(ValueError):
+    """An .xlsb record calamine would read otherwise than this scan: too short (calamine
+    fills the rest from the record before: a 2-byte row header made it ask for 512 GB) or a
+    shared string where calamine does not count one. No spreadsheet program writes these, so
+    the file is refused as damaged rather than measured wrongly."""
+
+
+_XLSB_BEGIN_SST, _XLSB_END_SST = 0x009F, 0x00A0
+_XLSB_FRT_BEGIN, _XLSB_FRT_END = 0x0023, 0x0024  # a "future record" block, skipped by calamine
+
+
+def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[int, int, bytes]]:
+    """(kind, payload length, the first bytes of the payload, up to prefix) for each record of
+    these kinds in one part of an .xlsb, read in blocks; long records are skipped unread."""
     data, position = b"", 0
     while True:
         if len(data) - position < 1 << 16:
@@ -1124,7 +1135,7 @@ def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[
                 data += more
             if len(data) < position + wanted:
                 return
-            yield kind, data[position : position + wanted]
+            yield kind, length, data[position : position + wanted]
         position += length
         while position > len(data):  # a long record: skip what is not read yet
             skipped = stream.read(min(position - len(data), 4 << 20))
@@ -1141,11 +1152,26 @@ class _XlsbSharedLengths:
         self.longest = 0
         if stream is None:
             return
-        for _kind, head in _xlsb_records(stream, frozenset((_XLSB_SST_ITEM,)), 5):
-            size = 3 * int.from_bytes(head[1:5], "little") if len(head) == 5 else 0
-            self.longest = max(self.longest, size)
-            if len(self.lengths) < _XLSB_LENGTHS_KEPT:
-                self.lengths.append(min(size, 0xFFFFFFFF))
+        kinds = frozenset((_XLSB_SST_ITEM, _XLSB_BEGIN_SST, _XLSB_END_SST, _XLSB_FRT_BEGIN,
+                           _XLSB_FRT_END))  # fmt: skip
+        begun = ended = False
+        future = 0
+        for kind, length, head in _xlsb_records(stream, kinds, 5):
+            if kind == _XLSB_BEGIN_SST:
+                begun = True
+            elif kind == _XLSB_END_SST:
+                ended = True
+            elif kind == _XLSB_FRT_BEGIN:
+                future += 1
+            elif kind == _XLSB_FRT_END:
+                future = max(0, future - 1)
+            elif not begun or ended or future or length < 5:
+                raise _XlsbOdd("shared string calamine would number otherwise")
+            else:
+                size = 3 * int.from_bytes(head[1:5], "little")
+                self.longest = max(self.longest, size)
+                if len(self.lengths) < _XLSB_LENGTHS_KEPT:
+                    self.lengths.append(min(size, 0xFFFFFFFF))
 
     def __getitem__(self, index: int) -> int:
         return self.lengths[index] if index < len(self.lengths) else self.longest
@@ -1160,9 +1186,10 @@ def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tupl
     last_row = last_column = 0
     text = 0
     kinds = frozenset((_XLSB_ROW_HEADER, *_XLSB_VALUE_CELLS))
-    for kind, head in _xlsb_records(stream, kinds, 12):
-        if len(head) < 4:
-            continue  # too short to name a place: calamine refuses it, the scan goes on
+    for kind, length, head in _xlsb_records(stream, kinds, 12):
+        needed = 4 if kind == _XLSB_ROW_HEADER else 12 if kind == _XLSB_CELL_ISST else 8
+        if length < needed:
+            raise _XlsbOdd("record too short")
         number = int.from_bytes(head[:4], "little")
         if kind == _XLSB_ROW_HEADER:
             row = number
@@ -1170,7 +1197,7 @@ def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tupl
         first_row = row if first_row is None else min(first_row, row)
         first_column = number if first_column is None else min(first_column, number)
         last_row, last_column = max(last_row, row), max(last_column, number)
-        if kind == _XLSB_CELL_ISST and len(head) == 12:
+        if kind == _XLSB_CELL_ISST:
             text += shared[int.from_bytes(head[8:12], "little")]
     return (*_extent_or_empty(first_row, first_column, last_row, last_column), text)
 

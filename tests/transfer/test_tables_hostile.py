@@ -440,7 +440,9 @@ def xlsb_wide(text: str) -> bytes:
     return struct.pack("<I", len(data) // 2) + data
 
 
-def xlsb_with_shared_strings(path, strings: list[str], cells: int, shown: int = 0):
+def xlsb_with_shared_strings(
+    path, strings: list[str], cells: int, shown: int = 0, sheet_tail=b"", shared_part=None
+):
     """A whole .xlsb calamine opens: one sheet whose header shows the last shared string and
     whose cells all show shared string `shown`."""
     workbook = (
@@ -458,7 +460,7 @@ def xlsb_with_shared_strings(path, strings: list[str], cells: int, shown: int = 
     for row in range(1, cells + 1):
         rows.append(xlsb_record(0x00, struct.pack("<IIH", row, 0, 300) + bytes(5)))
         rows.append(xlsb_record(0x07, struct.pack("<III", 0, 0, shown)))
-    rows += [xlsb_record(0x92), xlsb_record(0x82)]
+    rows += [sheet_tail, xlsb_record(0x92), xlsb_record(0x82)]
     package = "http://schemas.openxmlformats.org/package/2006/relationships"
     office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -481,7 +483,7 @@ def xlsb_with_shared_strings(path, strings: list[str], cells: int, shown: int = 
             f'sharedStrings" Target="sharedStrings.bin"/></Relationships>',
         )
         archive.writestr("xl/workbook.bin", workbook)
-        archive.writestr("xl/sharedStrings.bin", shared)
+        archive.writestr("xl/sharedStrings.bin", shared if shared_part is None else shared_part)
         archive.writestr("xl/worksheets/sheet1.bin", b"".join(rows))
     return path
 
@@ -507,7 +509,9 @@ def test_xlsb_shared_strings_past_those_kept_count_as_the_longest(monkeypatch):
 
     monkeypatch.setattr(tables, "_XLSB_LENGTHS_KEPT", 1)
     strings = ["ab", "a" * 50, "abc"]
-    part = b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
+    part = xlsb_record(0x9F, struct.pack("<II", 3, 3))
+    part += b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
+    part += xlsb_record(0xA0)
     shared = tables._XlsbSharedLengths(io.BytesIO(part))
     assert (shared[0], shared[1], shared[2], shared[7]) == (6, 150, 150, 150)
 
@@ -553,3 +557,44 @@ def test_very_many_shared_strings_are_streamed_and_far_too_many_refused(tmp_path
     monkeypatch.setattr(tables, "MAX_SHARED_STRINGS", 400)
     with pytest.raises(UserError, match="different texts"):
         open_table(path)
+
+
+LONG_ITEM = xlsb_record(0x13, b"\x00" + xlsb_wide("a" * 1_000_000))
+HEADER_ITEM = xlsb_record(0x13, b"\x00" + xlsb_wide("Nombre"))
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # calamine fills a short record from the one before: a 2-byte row header and a 2-byte
+        # number after a blank cell holding 0x000F0000 made it ask for 512 GB and abort.
+        xlsb_record(0x01, struct.pack("<I", 0x000F0000)) + xlsb_record(0x00, b"\xff\xff")
+        + xlsb_record(0x01, bytes(12)) + xlsb_record(0x05, b"\xff\x3f"),
+        # A 4-byte shared-string cell whose index calamine takes from the blank before it.
+        xlsb_record(0x01, struct.pack("<III", 0, 0, 0)) + xlsb_record(0x07, bytes(4)),
+    ],
+)  # fmt: skip
+def test_xlsb_records_too_short_to_measure_are_refused_in_time(tmp_path, tail):
+    path = xlsb_with_shared_strings(tmp_path / "s.xlsb", ["x", "Nombre"], 3, sheet_tail=tail)
+    assert "is damaged" in refused_in_a_child(path)
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [
+        # Shared strings calamine numbers otherwise: before the table begins, inside a "future
+        # record" block, and an item too short to hold its length (calamine repeats the last).
+        xlsb_record(0x13, b"\x00" + xlsb_wide("")) + xlsb_record(0x9F, bytes(8)) + LONG_ITEM
+        + HEADER_ITEM + xlsb_record(0xA0),
+        xlsb_record(0x9F, bytes(8)) + xlsb_record(0x23, bytes(4))
+        + xlsb_record(0x13, b"\x00" + xlsb_wide("")) + xlsb_record(0x24) + LONG_ITEM
+        + HEADER_ITEM + xlsb_record(0xA0),
+        xlsb_record(0x9F, bytes(8)) + LONG_ITEM + xlsb_record(0x13, b"\x01\x00")
+        + HEADER_ITEM + xlsb_record(0xA0),
+    ],
+)  # fmt: skip
+def test_xlsb_shared_strings_calamine_would_number_otherwise_are_refused(tmp_path, shared):
+    path = xlsb_with_shared_strings(
+        tmp_path / "n.xlsb", ["x", "y", "Nombre"], 300, shown=1, shared_part=shared
+    )
+    assert "is damaged" in refused_in_a_child(path)
