@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain
@@ -27,6 +28,7 @@ from smbcrm.transfer.xlsx_slices import (
     NotSliceable,
     RowsOutOfOrder,
     SlicedSheet,
+    is_calamine_panic,
     worth_slicing,
 )
 from smbcrm.transfer.xlsx_stream import SheetDamaged, SheetHostile, SheetTooLong, XlsxSheetReader
@@ -484,12 +486,6 @@ class _SheetRows:
         self.workbook.close()
 
 
-def is_calamine_panic(error: BaseException) -> bool:
-    """calamine panics on some damage (an .xlsb cell naming a shared string that is not there):
-    pyo3 raises that as PanicException, a BaseException no `except Exception` catches."""
-    return type(error).__name__ == "PanicException"
-
-
 def _open_calamine(path: Path):
     try:
         return python_calamine.CalamineWorkbook.from_path(str(path))
@@ -540,28 +536,29 @@ def _xml_tricks_error(path: Path) -> UserError:
     )
 
 
-def _open_stream(path: Path, member: str, sheet: str, epoch_1904: bool) -> XlsxSheetReader:
+@contextmanager
+def _stream_errors(path: Path, sheet: str) -> Iterator[None]:
+    """The streaming reader's refusals in plain words."""
     try:
-        return XlsxSheetReader(path, member, epoch_1904=epoch_1904)
+        yield
     except SheetHostile:
         raise _xml_tricks_error(path) from None
     except SheetTooLong:
         raise _too_many_rows_error(path, sheet) from None
     except SheetDamaged:
         raise _sheet_damaged_error(path, sheet) from None
+
+
+def _open_stream(path: Path, member: str, sheet: str, epoch_1904: bool) -> XlsxSheetReader:
+    with _stream_errors(path, sheet):
+        return XlsxSheetReader(path, member, epoch_1904=epoch_1904)
 
 
 def _streamed_rows(
     reader: XlsxSheetReader, path: Path, sheet: str
 ) -> Iterator[tuple[int, list[CellValue]]]:
-    try:
+    with _stream_errors(path, sheet):
         yield from reader.rows()
-    except SheetHostile:
-        raise _xml_tricks_error(path) from None
-    except SheetTooLong:
-        raise _too_many_rows_error(path, sheet) from None
-    except SheetDamaged:
-        raise _sheet_damaged_error(path, sheet) from None
 
 
 def _load_sheet(workbook, name: str, path: Path):

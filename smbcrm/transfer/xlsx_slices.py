@@ -204,10 +204,16 @@ class _Refused(Exception):
     """calamine refused a slice (an error, or a panic: some damage makes it panic)."""
 
 
+def is_calamine_panic(error: BaseException) -> bool:
+    """calamine panics on some damage (an .xlsb cell naming a shared string that is not there):
+    pyo3 raises that as PanicException, a BaseException no `except Exception` catches."""
+    return type(error).__name__ == "PanicException"
+
+
 def _panic_or(error: BaseException) -> BaseException:
     """The error when calamine refused the slice; anything else (Ctrl+C, a bug) goes on up."""
     refused = isinstance(error, python_calamine.CalamineError | ValueError | OSError)
-    if refused or type(error).__name__ == "PanicException":
+    if refused or is_calamine_panic(error):
         return error
     raise error
 
