@@ -21,17 +21,26 @@ class Phone:
 _SEPARATORS = str.maketrans("", "", " -().")
 
 
-def _colombian_mobile(typed: str) -> str | None:
+def _colombian_national(typed: str) -> tuple[str, bool] | None:
     """The common case, without the library: a Colombian mobile (3xx xxx xxxx), bare or after
-    +57 / 57. tests/core/test_phones.py checks it agrees with phonenumbers on many numbers."""
+    +57 / 57, as its ten digits and whether the country code was typed. tests/core/test_phones.py
+    checks it agrees with phonenumbers on many numbers."""
     compact = typed.translate(_SEPARATORS)
+    with_code = True
     if compact.startswith("+57"):
         compact = compact[3:]
     elif len(compact) == 12 and compact.startswith("57"):
         compact = compact[2:]
+    else:
+        with_code = False
     if len(compact) == 10 and compact.isdigit() and compact[0] == "3" and compact[1] in "0125":
-        return "+57" + compact
+        return compact, with_code
     return None
+
+
+def _colombian_mobile(typed: str) -> str | None:
+    found = _colombian_national(typed)
+    return None if found is None else "+57" + found[0]
 
 
 def parse_phone(typed: str, region: str) -> Phone:
@@ -64,6 +73,22 @@ def only_digits(text: str) -> str:
     if text.isascii():
         return text.translate(_ASCII_NON_DIGITS)
     return "".join(char for char in text if char.isdigit())
+
+
+def quick_phone(typed: str, region: str) -> tuple[str, str, str] | None:
+    """(E.164, national number, phone_search_text) for a Colombian mobile typed in ASCII with
+    no space to tidy (parse_phone's common case), without building a Phone; None for anything
+    else, which parse_phone and phone_search_text answer as usual. An import checks 100,000 of
+    these: this takes a third of their time. tests/core/test_phones.py checks both agree."""
+    if not (region == "CO" or typed.startswith("+57")) or not typed.isascii():
+        return None
+    found = _colombian_national(typed)
+    if found is None:
+        return None
+    national, with_code = found
+    # only_digits(typed) is the national number, or it with the country code before it.
+    search = f"57{national} {national}" if with_code else f"{national} 57{national}"
+    return "+57" + national, national, search
 
 
 def phone_search_text(typed: str, e164: str | None, national: str | None = None) -> str:

@@ -6,7 +6,7 @@ import random
 
 import phonenumbers
 
-from smbcrm.core.phones import Phone, parse_phone, phone_search_text
+from smbcrm.core.phones import Phone, parse_phone, phone_search_text, quick_phone
 
 
 def library(typed: str, region: str) -> str | None:
@@ -47,3 +47,31 @@ def test_numbers_typed_any_way():
 def test_search_text_holds_every_way_to_start_a_number():
     assert phone_search_text("300 123 4567", "+573001234567") == "3001234567 573001234567"
     assert phone_search_text("ext 12", None) == "12"
+
+
+def test_the_quick_phone_agrees_with_parse_phone_and_the_search_text():
+    rng = random.Random(11)
+    styles = ("{p} {a} {b}", "{p}{a}{b}", "+57 {p} {a}{b}", "({p}) {a}-{b}", "57{p}{a}{b}",
+              "+57{p}{a}{b}", "{p}-{a}-{b}", "{p}.{a}.{b}", "57 {p} {a} {b}", "+5{p}{a}{b}",
+              "+52 {p} {a} {b}", "{p} {a} {b} ext 1", "0{p}{a}{b}", "{p}{a}")  # fmt: skip
+    answered = 0
+    for _index in range(20_000):
+        prefix = rng.choice((300, 301, 310, 315, 320, 321, 350, 351, 305, 302, 324, 333, 399,
+                             601, 604, 555))  # fmt: skip
+        typed = rng.choice(styles).format(
+            p=prefix, a=f"{rng.randint(0, 999):03d}", b=f"{rng.randint(0, 9999):04d}"
+        )
+        if rng.random() < 0.05:
+            typed = typed.replace("3", "\u0663")  # an Arabic-Indic three: not ASCII
+        region = rng.choice(("CO", "CO", "CO", "MX", "US"))
+        quick = quick_phone(typed, region)
+        if quick is None:
+            continue
+        answered += 1
+        parsed = parse_phone(typed, region)
+        assert quick == (
+            parsed.e164,
+            parsed.national,
+            phone_search_text(parsed.typed, parsed.e164, parsed.national),
+        ), typed
+    assert answered > 5_000

@@ -430,12 +430,14 @@ def _odd_rows(count: int, seed: int):
         return rng.choice(pool[:3] if rng.random() < 0.7 else pool)
 
     names = ["Ana", "José María", "  Luis ", "Ana  María", "Zoë", "", None, "a" * 101, "Tab\there",
-             "Línea\ndos", "Ñandú", "Rosa\u200b", "O'Neil", 12345, "مريم", "🙂 Sol"]  # fmt: skip
+             "Línea\ndos", "Ñandú", "Rosa\u200b", "O'Neil", 12345, "مريم", "🙂 Sol", "Luis ",
+             " Ana", "Ana | Luis", "Luis |", "| Ana"]  # fmt: skip
     emails = ["ana@correo.co", "ANA@Correo.CO", "", None, "no-es-correo", "a@b", "ñu@correo.co",
               "x@localhost", "a" * 65 + "@correo.co", " luis@correo.co ", "a..b@correo.co",
               "pepe@test", "user+tag@gmail.com"]  # fmt: skip
     phones = ["300 123 4567", "+57 315 000 1111", 3001234567, 3001234567.0, "", None, "12",
-              "(604) 444 5555", "+52 55 1234 5678", "abc", "57 300 123 4567", "300-123-4567 ext 5"]  # fmt: skip
+              "(604) 444 5555", "+52 55 1234 5678", "abc", "57 300 123 4567", "300-123-4567 ext 5",
+              "\u0663001234567", "+573001234567", "300 123 4567 "]  # fmt: skip
     birthdays = ["29/02/1988", "1990-07-15", "31/12/1899", "15/07/2099", "32/01/1990", "", None,
                  date(1985, 5, 6), datetime(1970, 1, 2, 0, 0), 32874, "07/15/1990", "hoy"]  # fmt: skip
     consents = ["sí", "no", "x", "", None, "quizás", True, 1]
