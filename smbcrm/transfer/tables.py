@@ -815,7 +815,10 @@ class _Extent:
     widest_unpositioned_row: int = 0
 
     def measure(self, data: bytes) -> None:
-        if b":c" in data or b":row" in data or _UNPOSITIONED_TAG.search(data):
+        # A colon is looked for first: one byte is found many times faster than two, and most
+        # sheets have none outside their first lines.
+        prefixed = b":" in data and (b":c" in data or b":row" in data)
+        if prefixed or _UNPOSITIONED_TAG.search(data):
             self._measure_exactly(data)
             return
         # The common case (every cell and row starts with its position), in a few fast passes.
