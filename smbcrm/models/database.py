@@ -227,3 +227,33 @@ def triggers_suspended(db: SqliteDatabase, *names: str) -> Iterator[None]:
     finally:
         for sql in saved:
             db.execute_sql(sql)
+
+
+@contextmanager
+def indexes_suspended(db: SqliteDatabase, table: str) -> Iterator[None]:
+    """Inside a write transaction, drop the table's secondary indexes and build them again
+    afterwards, from their own definitions.
+
+    For bulk inserts into a table that is small next to what they add: SQLite builds an index
+    from sorted keys faster than it adds the same keys one at a time in random order. Unique
+    indexes stay (they enforce rules the inserts must meet). They are built again even when the
+    block fails: a caller that goes on and commits must not lose them; a rollback would undo
+    both the drop and the build anyway."""
+    if not db.in_transaction():
+        raise RuntimeError("indexes_suspended needs an open transaction")
+    saved = [
+        (name, sql)
+        for name, sql in db.execute_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL ORDER BY name",
+            (table,),
+        )
+        if not sql.lstrip().upper().startswith("CREATE UNIQUE")
+    ]
+    for name, _sql in saved:
+        db.execute_sql(f'DROP INDEX "{name}"')
+    try:
+        yield
+    finally:
+        for _name, sql in saved:
+            db.execute_sql(sql)

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from smbcrm.core.errors import DatabaseFileError
-from smbcrm.models.database import BUSY_TIMEOUT_MS, read_pragmas
+from smbcrm.models.database import BUSY_TIMEOUT_MS, indexes_suspended, read_pragmas
 from smbcrm.models.migrations import APPLICATION_ID, LATEST_VERSION
 from smbcrm.models.tables import ALL_TABLES
 from smbcrm.services.backup import check_database
@@ -146,3 +146,30 @@ def test_a_read_only_file_is_refused_even_for_root(tmp_path, monkeypatch):
 def test_a_folder_is_refused(tmp_path):
     with pytest.raises(DatabaseFileError, match="folder"):
         open_shop(tmp_path)
+
+
+def _indexes(db, table):
+    return db.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name",
+        (table,),
+    ).fetchall()
+
+
+def test_suspended_indexes_come_back_even_when_the_work_fails(shop):
+    before = _indexes(shop, "customer")
+    with pytest.raises(RuntimeError, match="open transaction"), indexes_suspended(shop, "customer"):
+        pass
+    with shop.atomic():
+        with indexes_suspended(shop, "customer"):
+            during = _indexes(shop, "customer")
+            shop.execute_sql(
+                "INSERT INTO customer (first_name, code, created_at, updated_at) "
+                "VALUES ('Ana', 'C1', 'now', 'now')"
+            )
+        assert _indexes(shop, "customer") == before
+        with pytest.raises(ZeroDivisionError), indexes_suspended(shop, "customer"):
+            1 / 0  # noqa: B018 - the work fails; a caller could still commit
+        assert _indexes(shop, "customer") == before
+    # Only the unique index on the code stays while suspended: it enforces a rule.
+    assert [name for name, _sql in during] == ["sqlite_autoindex_customer_1"]
+    assert shop.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"

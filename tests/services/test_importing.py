@@ -204,8 +204,49 @@ def test_a_sheet_read_in_slices_by_the_child_imports_as_read_whole(shop, tmp_pat
     assert _stored_customers() == stored
 
 
+def _customer_indexes(db):
+    return db.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer' "
+        "ORDER BY name"
+    ).fetchall()
+
+
+def _statements_of(db, work):
+    statements: list[str] = []
+    db.connection().set_trace_callback(statements.append)
+    try:
+        work()
+    finally:
+        db.connection().set_trace_callback(None)
+    return statements
+
+
+def test_a_big_import_into_a_small_shop_builds_the_customer_indexes_again(
+    shop, tmp_path, monkeypatch
+):
+    before = _customer_indexes(shop)
+    assert len(before) >= 8
+    monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
+    path = workbook(tmp_path / "c.xlsx")
+    statements = _statements_of(shop, lambda: importing.import_customers(shop, path))
+    dropped = [s for s in statements if s.startswith("DROP INDEX")]
+    assert len(dropped) == len(before) - 1  # all but the unique index on the code
+    assert _customer_indexes(shop) == before
+    assert shop.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"  # entries match rows
+    plan = shop.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM customer WHERE email = ?", ("ana@correo.co",)
+    ).fetchall()
+    assert "customer_email" in str(plan)
+    assert [hit.name for hit in cs.search(shop, "ana gomez")] == ["Ana María Gómez"]
+    # A shop with more customers than that keeps its indexes and adds to them.
+    monkeypatch.setattr(importing, "REBUILD_INDEXES_BELOW", 1)
+    statements = _statements_of(shop, lambda: importing.import_customers(shop, path))
+    assert not [s for s in statements if s.startswith("DROP INDEX")]
+
+
 def test_a_file_the_child_refuses_or_cancel_leaves_nothing(shop, tmp_path, monkeypatch):
     monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
+    indexes = _customer_indexes(shop)
     unmatched = workbook(tmp_path / "raro.xlsx", headers=["Xyz", "Qwe"], rows=[["a", "b"]])
     with pytest.raises(UserError, match="No column of this file"):
         importing.import_customers(shop, unmatched)
@@ -219,6 +260,7 @@ def test_a_file_the_child_refuses_or_cancel_leaves_nothing(shop, tmp_path, monke
             cancel=token,
         )
     assert Customer.select().count() == 0 and ImportBatch.select().count() == 0
+    assert _customer_indexes(shop) == indexes  # dropped for the import, back with the rollback
 
 
 def purchases_csv(path, rows, delimiter=";"):
