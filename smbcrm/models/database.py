@@ -230,9 +230,9 @@ def triggers_suspended(db: SqliteDatabase, *names: str) -> Iterator[None]:
 
 
 @contextmanager
-def indexes_suspended(db: SqliteDatabase, table: str) -> Iterator[None]:
-    """Inside a write transaction, drop the table's secondary indexes and build them again
-    afterwards, from their own definitions.
+def indexes_suspended(db: SqliteDatabase, table: str, keep: tuple[str, ...] = ()) -> Iterator[None]:
+    """Inside a write transaction, drop the table's secondary indexes (but those in keep) and
+    build them again afterwards, from their own definitions.
 
     For bulk inserts into a table that is small next to what they add: SQLite builds an index
     from sorted keys faster than it adds the same keys one at a time in random order. Unique
@@ -248,7 +248,7 @@ def indexes_suspended(db: SqliteDatabase, table: str) -> Iterator[None]:
             "AND sql IS NOT NULL ORDER BY name",
             (table,),
         )
-        if not sql.lstrip().upper().startswith("CREATE UNIQUE")
+        if not sql.lstrip().upper().startswith("CREATE UNIQUE") and name not in keep
     ]
     for name, _sql in saved:
         db.execute_sql(f'DROP INDEX "{name}"')
