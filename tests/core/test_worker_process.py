@@ -4,7 +4,10 @@ ends the child. Real spawned processes, as an import uses them."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +66,28 @@ def test_closing_the_batches_ends_the_child(tmp_path):
 def test_a_batch_that_cannot_be_sent_arrives_as_a_crash_with_its_trace():
     with pytest.raises(WorkerCrashed, match="pickle"):
         list(batches(worker_jobs.unpicklable, in_child=True))
+
+
+def test_the_child_does_not_run_the_parents_main_script(tmp_path):
+    # The installed smbcrm command is a script that imports the whole program: a child that ran
+    # it first (spawn does, as __mp_main__) would start later for nothing.
+    marker = tmp_path / "ran"
+    script = tmp_path / "launcher.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path[:0] = {[str(Path(__file__).parents[2])]!r}\n"
+        "if __name__ != '__main__':\n"
+        f"    open({str(marker)!r}, 'a').write(__name__)\n"
+        "from smbcrm.core.worker_process import batches\n"
+        "from tests.core import worker_jobs\n"
+        "if __name__ == '__main__':\n"
+        "    path = __file__\n"
+        "    received = list(batches(worker_jobs.count_up, 3, 10, in_child=True))\n"
+        "    print(sum(map(len, received)), __file__ == path)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.split() == ["30", "True"], done.stderr
+    assert not marker.exists()
