@@ -160,6 +160,27 @@ def test_slicing_hands_over_to_the_whole_sheet_without_losing_a_row(
     assert [number for number, _cells in rows] == list(range(4, 64))
 
 
+def test_a_comment_cut_in_two_by_the_reading_is_seen_before_it_is_sliced(
+    tmp_path, monkeypatch, tiny_slices
+):
+    source = customers_workbook(tmp_path / "c.xlsx")
+    path = patch_sheet(source, tmp_path / "p.xlsx", [('<row r="45">', '<!-- x --><row r="45">')])
+    with zipfile.ZipFile(path) as archive:
+        at = archive.read(SHEET).find(b"<!--")
+    monkeypatch.setattr(xlsx_slices, "_BLOCK", at + 1)  # a block ends "<", the next begins "!--"
+    loaded = []
+    real_load = SlicedSheet._load
+    monkeypatch.setattr(
+        SlicedSheet,
+        "_load",
+        lambda self, head, xml: loaded.append(xml) or real_load(self, head, xml),
+    )
+    info, rows, whole = read(path)
+    assert whole and len(loaded) > 3
+    assert not [xml for xml in loaded if b"!--" in xml]
+    assert (info, rows) == read_whole(path, monkeypatch)
+
+
 def test_a_row_past_the_sheet_limit_in_a_later_slice_is_refused(tmp_path, tiny_slices):
     source = customers_workbook(tmp_path / "c.xlsx")
     path = patch_sheet(
