@@ -664,12 +664,13 @@ def _import_run(db: SqliteDatabase, kind: str, file_name: str, dry_run: bool) ->
 # cost more than it saves. Tests set it to 0 to take the child's path with small files.
 WORKER_FILE_BYTES = 1 << 20
 # A file that big (10,000 rows or more) imported into a shop of fewer customers than this: the
-# customer table's secondary indexes are dropped while the rows go in, and built again, sorted,
-# at the end of the same transaction. Measured on 100,000 new customers: adding them to seven
-# indexes in random order took 0.65 s on its own and more while the child reads, because both
-# processes share the cores and their caches; building the indexes took 0.46 s, after the child
-# has finished (the import: 4.39 s against 4.68 s, medians of eight). In a bigger shop,
-# rebuilding indexes over the customers already there would cost more than it saves.
+# customer indexes whose keys come in random order (email, phone, the list's name order, city)
+# are dropped while the rows go in and built again, sorted, at the end of the same transaction.
+# Measured on 100,000 new customers: adding them to the indexes one by one took 0.65 s on its
+# own and more while the child reads, because both processes share the cores and their caches;
+# building them again takes 0.33-0.37 s, after the child has finished (the whole import: medians
+# of eight, 4.39 s against 4.68 s). In a bigger shop, rebuilding indexes over the customers
+# already there would cost more than it saves.
 REBUILD_INDEXES_BELOW = 10_000
 # Indexes that stay: every customer an import creates has the same key in them (no purchase
 # yet, not merged: NULL or 0), so each is added at the end of that key's run, in order, and
