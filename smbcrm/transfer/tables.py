@@ -735,23 +735,7 @@ def _xlsx_workbook_parts(path: Path) -> tuple[dict[str, str], bool]:
         "1",
         "true",
     )
-    targets: dict[str, str] = {}
-    if rels is not None:
-        for relationship in rels.iter(f"{_NS_PKG_REL}Relationship"):
-            target = relationship.get("Target", "")
-            if target.startswith("/"):
-                member = target.lstrip("/")
-            else:
-                member = str(PurePosixPath("xl") / target)
-            # Resolve "xl/../x" without touching the file system.
-            parts: list[str] = []
-            for part in member.split("/"):
-                if part == "..":
-                    if parts:
-                        parts.pop()
-                elif part not in ("", "."):
-                    parts.append(part)
-            targets[relationship.get("Id", "")] = "/".join(parts)
+    targets = _relationship_targets(rels) if rels is not None else {}
     members: dict[str, str] = {}
     sheets = workbook.find(f"{_NS_MAIN}sheets")
     for element in sheets if sheets is not None else ():
@@ -759,6 +743,24 @@ def _xlsx_workbook_parts(path: Path) -> tuple[dict[str, str], bool]:
         if member:
             members[element.get("name", "")] = member
     return members, epoch_1904
+
+
+def _relationship_targets(rels) -> dict[str, str]:
+    """Relationship id -> the zip member it points to, from a workbook's relationships part."""
+    targets: dict[str, str] = {}
+    for relationship in rels.iter(f"{_NS_PKG_REL}Relationship"):
+        target = relationship.get("Target", "")
+        member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        # Resolve "xl/../x" without touching the file system.
+        parts: list[str] = []
+        for part in member.split("/"):
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        targets[relationship.get("Id", "")] = "/".join(parts)
+    return targets
 
 
 def _worksheet_members(path: Path) -> list[str]:
@@ -1208,6 +1210,40 @@ def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -
     return last_row - first_row + 1, last_column - first_column + 1
 
 
+_XLSB_BUNDLE_SHEET = 0x9C  # BrtBundleSh: a sheet's state, tab id, relationship id and name
+
+
+def _xlsb_wide_string(data: bytes, at: int) -> tuple[str | None, int]:
+    """An XLWideString (a count of UTF-16 units, then the units) at data[at:], and where the
+    next field starts; None for the null string or one cut short."""
+    count = int.from_bytes(data[at : at + 4], "little")
+    end = at + 4 + 2 * count
+    if len(data) < at + 4 or count == 0xFFFFFFFF or end > len(data):
+        return None, end
+    return data[at + 4 : end].decode("utf-16-le", "replace"), end
+
+
+def _xlsb_sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet part -> the sheet's name as the spreadsheet program shows it ("Hoja1", not
+    "sheet1"), for messages; parts it cannot name are left out."""
+    try:
+        rels = SafeElementTree.fromstring(_read_small_member(archive, "xl/_rels/workbook.bin.rels"))
+        targets = _relationship_targets(rels)
+        names: dict[str, str] = {}
+        with archive.open("xl/workbook.bin") as stream:
+            for _kind, _length, data in _xlsb_records(
+                stream, frozenset({_XLSB_BUNDLE_SHEET}), 4096
+            ):
+                relationship, end = _xlsb_wide_string(data, 8)
+                name, _end = _xlsb_wide_string(data, end)
+                if relationship in targets and name:
+                    names[targets[relationship]] = name
+        return names
+    except (KeyError, ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile,
+            DefusedXmlException, SafeElementTree.ParseError):  # fmt: skip
+        return {}  # the extent check names the part instead; calamine reports the damage
+
+
 def _check_xlsb_extent(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -1216,6 +1252,7 @@ def _check_xlsb_extent(path: Path) -> None:
                 for name in archive.namelist()
                 if name.startswith("xl/worksheets/") and name.endswith(".bin")
             ]
+            sheet_names = _xlsb_sheet_names(archive)
             shared = _XlsbSharedLengths()
             for name in archive.namelist():
                 if name.lower() == "xl/sharedstrings.bin":
@@ -1224,7 +1261,7 @@ def _check_xlsb_extent(path: Path) -> None:
             for part in parts:
                 with archive.open(part) as stream:
                     rows, columns, text = _xlsb_sheet_extent(stream, shared)
-                sheet = PurePosixPath(part).stem
+                sheet = sheet_names.get(part) or PurePosixPath(part).stem
                 if rows > MAX_SHEET_ROWS:
                     raise _too_many_rows_error(path, sheet)
                 if rows * columns > MAX_SHEET_CELLS:

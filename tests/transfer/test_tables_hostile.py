@@ -492,7 +492,8 @@ def test_an_xlsb_whose_cells_repeat_one_long_shared_string_is_refused(tmp_path):
     # calamine copies the string into each cell: 300 cells of 1 MB took 589 MB from 3 KB.
     path = xlsb_with_shared_strings(tmp_path / "b.xlsb", ["a" * 1_000_000, "Nombre"], 3_000)
     assert path.stat().st_size < 30_000
-    with pytest.raises(UserError, match="very long texts"):
+    # The sheet is named as the spreadsheet program shows it, not as its part in the file.
+    with pytest.raises(UserError, match="“Hoja1” of b.xlsb repeats very long texts"):
         open_table(path)
 
 
@@ -598,3 +599,10 @@ def test_xlsb_shared_strings_calamine_would_number_otherwise_are_refused(tmp_pat
         tmp_path / "n.xlsb", ["x", "y", "Nombre"], 300, shown=1, shared_part=shared
     )
     assert "is damaged" in refused_in_a_child(path)
+
+
+def test_an_xlsb_sheet_name_cut_short_or_null_is_left_out():
+    assert tables._xlsb_wide_string(xlsb_wide("Hoja1") + b"rest", 0) == ("Hoja1", 14)
+    assert tables._xlsb_wide_string(struct.pack("<I", 0xFFFFFFFF), 0)[0] is None  # null
+    assert tables._xlsb_wide_string(struct.pack("<I", 1_000_000) + b"a\x00", 0)[0] is None
+    assert tables._xlsb_wide_string(b"\x05\x00", 0)[0] is None  # not even its count
