@@ -666,18 +666,29 @@ def _too_many_rows_error(path: Path, sheet: str) -> UserError:
     )
 
 
+_SPREADSHEET_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
 def _check_zip(path: Path) -> None:
-    """Refuse zip bombs from the declared sizes, before anything decompresses a byte."""
+    """Refuse zip bombs from the declared sizes, before anything decompresses a byte, and
+    parts no spreadsheet program writes."""
+    damaged = UserError(
+        _(
+            "The file {name} is damaged and cannot be opened. Open it in your spreadsheet "
+            "program, save it again and import the new file."
+        ).format(name=path.name)
+    )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, EOFError):
-        raise UserError(
-            _(
-                "The file {name} is damaged and cannot be opened. Open it in your spreadsheet "
-                "program, save it again and import the new file."
-            ).format(name=path.name)
-        ) from None
+        raise damaged from None
+    for member in members:
+        # Spreadsheets store their parts plain or deflated, never zip-encrypted (a workbook with
+        # a password is not a zip at all). Anything else would fail deep in a reader, with
+        # errors (RuntimeError, NotImplementedError, LZMAError) no reader expects.
+        if member.flag_bits & 0x1 or member.compress_type not in _SPREADSHEET_COMPRESSION:
+            raise damaged
     bomb = UserError(
         _(
             "The file {name} expands to far more data than a real spreadsheet, so it was "
@@ -1211,6 +1222,7 @@ def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -
 
 
 _XLSB_BUNDLE_SHEET = 0x9C  # BrtBundleSh: a sheet's state, tab id, relationship id and name
+_XLSB_END_BUNDLE_SHEETS = 0x90  # BrtEndBundleShs: the list of sheets ends here
 
 
 def _xlsb_wide_string(data: bytes, at: int) -> tuple[str | None, int]:
@@ -1230,10 +1242,11 @@ def _xlsb_sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
         rels = SafeElementTree.fromstring(_read_small_member(archive, "xl/_rels/workbook.bin.rels"))
         targets = _relationship_targets(rels)
         names: dict[str, str] = {}
+        kinds = frozenset({_XLSB_BUNDLE_SHEET, _XLSB_END_BUNDLE_SHEETS})
         with archive.open("xl/workbook.bin") as stream:
-            for _kind, _length, data in _xlsb_records(
-                stream, frozenset({_XLSB_BUNDLE_SHEET}), 4096
-            ):
+            for kind, _length, data in _xlsb_records(stream, kinds, 4096):
+                if kind == _XLSB_END_BUNDLE_SHEETS:
+                    break  # the rest of the part says nothing about sheets: not read
                 relationship, end = _xlsb_wide_string(data, 8)
                 name, _end = _xlsb_wide_string(data, end)
                 if relationship in targets and name:

@@ -440,15 +440,20 @@ def xlsb_wide(text: str) -> bytes:
     return struct.pack("<I", len(data) // 2) + data
 
 
+def xlsb_bundle_sheet(name: str, relationship: str = "rId1") -> bytes:
+    """BrtBundleSh: a sheet of the workbook, its relationship id and its name."""
+    return xlsb_record(0x9C, struct.pack("<II", 0, 1) + xlsb_wide(relationship) + xlsb_wide(name))
+
+
 def xlsb_with_shared_strings(
-    path, strings: list[str], cells: int, shown: int = 0, sheet_tail=b"", shared_part=None
-):
+    path, strings: list[str], cells: int, shown: int = 0, sheet_tail=b"", shared_part=None,
+    after_sheet_list=b"",
+):  # fmt: skip
     """A whole .xlsb calamine opens: one sheet whose header shows the last shared string and
     whose cells all show shared string `shown`."""
     workbook = (
-        xlsb_record(0x83) + xlsb_record(0x8F)
-        + xlsb_record(0x9C, struct.pack("<II", 0, 1) + xlsb_wide("rId1") + xlsb_wide("Hoja1"))
-        + xlsb_record(0x90) + xlsb_record(0x84)
+        xlsb_record(0x83) + xlsb_record(0x8F) + xlsb_bundle_sheet("Hoja1")
+        + xlsb_record(0x90) + after_sheet_list + xlsb_record(0x84)
     )  # fmt: skip
     shared = xlsb_record(0x9F, struct.pack("<II", cells, len(strings)))
     shared += b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
@@ -599,6 +604,59 @@ def test_xlsb_shared_strings_calamine_would_number_otherwise_are_refused(tmp_pat
         tmp_path / "n.xlsb", ["x", "y", "Nombre"], 300, shown=1, shared_part=shared
     )
     assert "is damaged" in refused_in_a_child(path)
+
+
+def test_only_the_list_of_sheets_names_an_xlsb_sheet(tmp_path):
+    # What follows the list is not read: a sheet record there names nothing.
+    path = xlsb_with_shared_strings(
+        tmp_path / "b.xlsb", ["a" * 1_000_000, "Nombre"], 3_000,
+        after_sheet_list=xlsb_bundle_sheet("Otra"),
+    )  # fmt: skip
+    with pytest.raises(UserError, match="“Hoja1” of b.xlsb"):
+        open_table(path)
+
+
+def zip_member_changed(source, target, member: str, *, encrypted=False, method=None):
+    """A copy of a zip whose member is flagged encrypted or says another compression method
+    (in its local header and in the central directory), its bytes unchanged."""
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        local = archive.getinfo(member).header_offset
+    central = data.find(b"PK\x01\x02")
+    name = member.encode()
+    while central != -1:
+        length = struct.unpack_from("<H", data, central + 28)[0]
+        if data[central + 46 : central + 46 + length] == name:
+            break
+        central = data.find(b"PK\x01\x02", central + 4)
+    for at, flags_at, method_at in ((local, 6, 8), (central, 8, 10)):
+        if encrypted:
+            struct.pack_into(
+                "<H", data, at + flags_at, struct.unpack_from("<H", data, at + flags_at)[0] | 1
+            )
+        if method is not None:
+            struct.pack_into("<H", data, at + method_at, method)
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "xlsb"])
+@pytest.mark.parametrize(
+    "change", [{"encrypted": True}, {"method": 9}, {"method": zipfile.ZIP_LZMA}],
+    ids=["encrypted", "deflate64", "lzma"],
+)  # fmt: skip
+def test_zip_parts_no_spreadsheet_program_writes_are_refused_as_damage(tmp_path, kind, change):
+    # zipfile raises RuntimeError, NotImplementedError or LZMAError for these, deep in a reader.
+    if kind == "xlsx":
+        source = write_xlsx(tmp_path / "s.xlsx", [["Nombre", "Correo"], ["Ana", "a@b.co"]])
+        members = ["xl/workbook.xml", "xl/worksheets/sheet1.xml"]
+    else:
+        source = xlsb_with_shared_strings(tmp_path / "s.xlsb", ["Ana", "Nombre"], 3)
+        members = ["xl/workbook.bin", "xl/_rels/workbook.bin.rels", "xl/worksheets/sheet1.bin"]
+    for member in members:
+        path = zip_member_changed(source, tmp_path / f"p.{kind}", member, **change)
+        with pytest.raises(UserError, match="is damaged and cannot be opened"):
+            open_table(path)
 
 
 def test_an_xlsb_sheet_name_cut_short_or_null_is_left_out():
