@@ -236,9 +236,10 @@ def indexes_suspended(db: SqliteDatabase, table: str, keep: tuple[str, ...] = ()
 
     For bulk inserts into a table that is small next to what they add: SQLite builds an index
     from sorted keys faster than it adds the same keys one at a time in random order. Unique
-    indexes stay (they enforce rules the inserts must meet). They are built again even when the
-    block fails: a caller that goes on and commits must not lose them; a rollback would undo
-    both the drop and the build anyway."""
+    indexes stay (they enforce rules the inserts must meet). All of it runs in a savepoint: when
+    the block fails (Cancel, an error), rolling back to it puts the indexes back at once and
+    undoes the block's writes, instead of building indexes over rows about to be thrown away;
+    a caller that goes on and commits keeps its indexes either way."""
     if not db.in_transaction():
         raise RuntimeError("indexes_suspended needs an open transaction")
     saved = [
@@ -250,10 +251,9 @@ def indexes_suspended(db: SqliteDatabase, table: str, keep: tuple[str, ...] = ()
         )
         if not sql.lstrip().upper().startswith("CREATE UNIQUE") and name not in keep
     ]
-    for name, _sql in saved:
-        db.execute_sql(f'DROP INDEX "{name}"')
-    try:
+    with db.atomic():
+        for name, _sql in saved:
+            db.execute_sql('DROP INDEX "{}"'.format(name.replace('"', '""')))
         yield
-    finally:
         for _name, sql in saved:
             db.execute_sql(sql)

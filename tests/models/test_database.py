@@ -155,21 +155,38 @@ def _indexes(db, table):
     ).fetchall()
 
 
-def test_suspended_indexes_come_back_even_when_the_work_fails(shop):
+def test_suspended_indexes_come_back_and_a_failed_block_leaves_nothing(shop):
     before = _indexes(shop, "customer")
     with pytest.raises(RuntimeError, match="open transaction"), indexes_suspended(shop, "customer"):
         pass
+    insert = (
+        "INSERT INTO customer (first_name, code, created_at, updated_at) "
+        "VALUES (?, ?, 'now', 'now')"
+    )
     with shop.atomic():
-        with indexes_suspended(shop, "customer"):
+        with indexes_suspended(shop, "customer", keep=("customer_city",)):
             during = _indexes(shop, "customer")
-            shop.execute_sql(
-                "INSERT INTO customer (first_name, code, created_at, updated_at) "
-                "VALUES ('Ana', 'C1', 'now', 'now')"
-            )
+            shop.execute_sql(insert, ("Ana", "C1"))
         assert _indexes(shop, "customer") == before
+        statements: list[str] = []
+        shop.connection().set_trace_callback(statements.append)
         with pytest.raises(ZeroDivisionError), indexes_suspended(shop, "customer"):
-            1 / 0  # noqa: B018 - the work fails; a caller could still commit
+            shop.execute_sql(insert, ("Luis", "C2"))
+            1 / 0  # noqa: B018 - the work fails (Cancel, an error)
+        shop.connection().set_trace_callback(None)
+        # Back by rolling back to the savepoint, with the failed block's row: nothing is built.
         assert _indexes(shop, "customer") == before
-    # Only the unique index on the code stays while suspended: it enforces a rule.
-    assert [name for name, _sql in during] == ["sqlite_autoindex_customer_1"]
+        assert not [s for s in statements if s.startswith("CREATE INDEX")]
+        names = [row[0] for row in shop.execute_sql("SELECT first_name FROM customer")]
+        assert names == ["Ana"]
+    # Only the unique index on the code, and those kept, stay while suspended.
+    assert [name for name, _sql in during] == ["customer_city", "sqlite_autoindex_customer_1"]
     assert shop.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_an_index_with_a_quote_in_its_name_is_suspended_too(shop):
+    shop.execute_sql('CREATE INDEX "odd""name" ON customer (region)')
+    before = _indexes(shop, "customer")
+    with shop.atomic(), indexes_suspended(shop, "customer"):
+        assert 'odd"name' not in [name for name, _sql in _indexes(shop, "customer")]
+    assert _indexes(shop, "customer") == before
