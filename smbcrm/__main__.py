@@ -4,7 +4,8 @@ import sys
 
 from smbcrm.app import main
 
-# The guard matters: a child process started with "spawn" (smbcrm.core.worker_process) imports
-# the parent's main module again, and must not start a second program.
+# The guard matters wherever multiprocessing's spawn runs the parent's main module again in a
+# child (smbcrm.core.worker_process prevents that for its own children): a child must never
+# start a second program.
 if __name__ == "__main__":
     sys.exit(main())

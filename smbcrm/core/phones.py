@@ -76,8 +76,8 @@ def only_digits(text: str) -> str:
 
 
 def quick_phone(typed: str, region: str) -> tuple[str, str, str] | None:
-    """(E.164, national number, phone_search_text) for a Colombian mobile typed in ASCII with
-    no space to tidy (parse_phone's common case), without building a Phone; None for anything
+    """(E.164, national number, phone_search_text) for a Colombian mobile typed in ASCII
+    (parse_phone's common case), without building a Phone; None for anything
     else, which parse_phone and phone_search_text answer as usual. For 100,000 numbers of an
     import: 0.12 s instead of their 0.34 s. tests/core/test_phones.py checks both agree."""
     if not (region == "CO" or typed.startswith("+57")) or not typed.isascii():

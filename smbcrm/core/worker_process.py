@@ -92,23 +92,27 @@ _STARTING = threading.Lock()
 
 
 @contextlib.contextmanager
-def _main_script_hidden() -> Iterator[None]:
-    """While a child starts: spawn makes it run the parent's main script first (as
-    __mp_main__), in case the job was defined there. Jobs are functions of smbcrm's modules,
-    and the script of the installed smbcrm command imports the whole program (measured: the
-    first rows came 0.13 s later), so the child is not told of it. Run as a module (python -m),
-    the main module is not run in the child anyway."""
+def _main_module_hidden() -> Iterator[None]:
+    """While a child starts: spawn makes it run the parent's main module first (as
+    __mp_main__), in case the job was defined there: a script by its path, a module run with
+    python -m by its name (a package's __main__ excepted). Jobs are functions of smbcrm's
+    modules, and the script of the installed smbcrm command imports the whole program
+    (measured: the first rows came 0.13 s later), so the child is told of neither."""
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or getattr(main, "__spec__", None) is not None:
+    if main is None:
         yield
         return
     with _STARTING:
-        del main.__file__
+        saved = {
+            name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+        }
+        main.__dict__.pop("__file__", None)
+        main.__spec__ = None
         try:
             yield
         finally:
-            main.__file__ = path
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
 
 
 def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
@@ -123,7 +127,7 @@ def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
     process = context.Process(
         target=_child, args=(sender, current_language(), job, args), daemon=True
     )
-    with _main_script_hidden():
+    with _main_module_hidden():
         process.start()
     sender.close()  # the child holds the only sending end now: its exit ends recv() below
     try:

@@ -68,9 +68,11 @@ def test_a_batch_that_cannot_be_sent_arrives_as_a_crash_with_its_trace():
         list(batches(worker_jobs.unpicklable, in_child=True))
 
 
-def test_the_child_does_not_run_the_parents_main_script(tmp_path):
+@pytest.mark.parametrize("run_as", ["script", "module"])
+def test_the_child_does_not_run_the_parents_main_module(tmp_path, run_as):
     # The installed smbcrm command is a script that imports the whole program: a child that ran
-    # it first (spawn does, as __mp_main__) would start later for nothing.
+    # it first (spawn does, as __mp_main__, for a script or a module run with python -m) would
+    # start later for nothing.
     marker = tmp_path / "ran"
     script = tmp_path / "launcher.py"
     script.write_text(
@@ -81,13 +83,16 @@ def test_the_child_does_not_run_the_parents_main_script(tmp_path):
         "from smbcrm.core.worker_process import batches\n"
         "from tests.core import worker_jobs\n"
         "if __name__ == '__main__':\n"
-        "    path = __file__\n"
+        "    before = (__file__, __spec__)\n"
         "    received = list(batches(worker_jobs.count_up, 3, 10, in_child=True))\n"
-        "    print(sum(map(len, received)), __file__ == path)\n",
+        "    print(sum(map(len, received)), (__file__, __spec__) == before)\n",
         encoding="utf-8",
     )
+    command = (
+        [sys.executable, str(script)] if run_as == "script" else [sys.executable, "-m", "launcher"]
+    )
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path
     )
     assert done.stdout.split() == ["30", "True"], done.stderr
     assert not marker.exists()
