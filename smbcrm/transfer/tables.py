@@ -1223,6 +1223,9 @@ def _extent_or_empty(first_row, first_column, last_row: int, last_column: int) -
 
 _XLSB_BUNDLE_SHEET = 0x9C  # BrtBundleSh: a sheet's state, tab id, relationship id and name
 _XLSB_END_BUNDLE_SHEETS = 0x90  # BrtEndBundleShs: the list of sheets ends here
+# The list of sheets comes first in workbook.bin (a few kilobytes in Excel's files): only this
+# much is read for it, so padding before the list cannot keep the check busy.
+_XLSB_SHEET_LIST_BYTES = 1 << 20
 
 
 def _xlsb_wide_string(data: bytes, at: int) -> tuple[str | None, int]:
@@ -1244,13 +1247,14 @@ def _xlsb_sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
         names: dict[str, str] = {}
         kinds = frozenset({_XLSB_BUNDLE_SHEET, _XLSB_END_BUNDLE_SHEETS})
         with archive.open("xl/workbook.bin") as stream:
-            for kind, _length, data in _xlsb_records(stream, kinds, 4096):
-                if kind == _XLSB_END_BUNDLE_SHEETS:
-                    break  # the rest of the part says nothing about sheets: not read
-                relationship, end = _xlsb_wide_string(data, 8)
-                name, _end = _xlsb_wide_string(data, end)
-                if relationship in targets and name:
-                    names[targets[relationship]] = name
+            start = io.BytesIO(stream.read(_XLSB_SHEET_LIST_BYTES))
+        for kind, _length, data in _xlsb_records(start, kinds, 4096):
+            if kind == _XLSB_END_BUNDLE_SHEETS:
+                break  # the rest of the part says nothing about sheets
+            relationship, end = _xlsb_wide_string(data, 8)
+            name, _end = _xlsb_wide_string(data, end)
+            if relationship in targets and name:
+                names[targets[relationship]] = name
         return names
     except (KeyError, ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile,
             DefusedXmlException, SafeElementTree.ParseError):  # fmt: skip

@@ -447,12 +447,12 @@ def xlsb_bundle_sheet(name: str, relationship: str = "rId1") -> bytes:
 
 def xlsb_with_shared_strings(
     path, strings: list[str], cells: int, shown: int = 0, sheet_tail=b"", shared_part=None,
-    after_sheet_list=b"",
+    before_sheet_list=b"", after_sheet_list=b"",
 ):  # fmt: skip
     """A whole .xlsb calamine opens: one sheet whose header shows the last shared string and
     whose cells all show shared string `shown`."""
     workbook = (
-        xlsb_record(0x83) + xlsb_record(0x8F) + xlsb_bundle_sheet("Hoja1")
+        xlsb_record(0x83) + before_sheet_list + xlsb_record(0x8F) + xlsb_bundle_sheet("Hoja1")
         + xlsb_record(0x90) + after_sheet_list + xlsb_record(0x84)
     )  # fmt: skip
     shared = xlsb_record(0x9F, struct.pack("<II", cells, len(strings)))
@@ -613,6 +613,14 @@ def test_only_the_list_of_sheets_names_an_xlsb_sheet(tmp_path):
         after_sheet_list=xlsb_bundle_sheet("Otra"),
     )  # fmt: skip
     with pytest.raises(UserError, match="“Hoja1” of b.xlsb"):
+        open_table(path)
+    # A list that does not start in the part's first megabyte is not looked for: the sheet is
+    # named by its part, and a part padded with millions of empty records is not read through.
+    path = xlsb_with_shared_strings(
+        tmp_path / "c.xlsb", ["a" * 1_000_000, "Nombre"], 3_000,
+        before_sheet_list=bytes(tables._XLSB_SHEET_LIST_BYTES),
+    )  # fmt: skip
+    with pytest.raises(UserError, match="“sheet1” of c.xlsb"):
         open_table(path)
 
 
