@@ -9,19 +9,22 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from smbcrm.core.i18n import set_language  # noqa: E402
+from smbcrm.core.i18n import set_language, set_message_locale  # noqa: E402
 from smbcrm.models.tables import Customer, Purchase, PurchaseLine  # noqa: E402
 from smbcrm.services.shop import open_shop  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
-    """Logs and default files go to a temporary folder; messages are English unless asked."""
+    """Logs and default files go to a temporary folder; messages are English unless asked
+    (numbers in them as the shop writes them, once a test opens one)."""
     monkeypatch.setenv("SMBCRM_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("SMBCRM_LANGUAGE", "en")
     set_language("en")
+    set_message_locale(None)
     yield
     set_language("en")
+    set_message_locale(None)
 
 
 @pytest.fixture

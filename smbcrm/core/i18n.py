@@ -15,6 +15,7 @@ DEFAULT_LANGUAGE = "es"
 
 _translations: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
+_message_locale: str | None = None
 
 
 def _(message: str) -> str:
@@ -45,6 +46,24 @@ def set_language(code: str) -> str:
 
 def current_language() -> str:
     return _language
+
+
+def set_message_locale(locale: str | None) -> None:
+    """The Babel locale (the open shop's, e.g. es_CO) whose digit grouping the numbers in
+    messages follow; None: the language's own."""
+    global _message_locale
+    _message_locale = locale
+
+
+def message_locale() -> str | None:
+    return _message_locale
+
+
+def format_count(number: int) -> str:
+    """A whole number as the shop writes it: 2.000.000 in Colombia, 2,000,000 in Mexico."""
+    from babel.numbers import format_decimal  # imported when a message needs it, not at start
+
+    return format_decimal(number, locale=_message_locale or _language)
 
 
 def environment_language(fallback: str = "en") -> str:

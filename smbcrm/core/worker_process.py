@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _, current_language, set_language
+from smbcrm.core.i18n import _, current_language, message_locale, set_language, set_message_locale
 
 # A job is a module-level generator function (the child imports it by name) whose arguments
 # pickle. Each item it yields is one batch, sent as one message.
@@ -43,8 +43,9 @@ class WorkerCrashed(RuntimeError):
 _AHEAD = 16
 
 
-def _child(connection, language: str, job: Job, args: tuple) -> None:
-    set_language(language)
+def _child(connection, language: tuple[str, str | None], job: Job, args: tuple) -> None:
+    set_language(language[0])
+    set_message_locale(language[1])
     outbox: queue.Queue = queue.Queue(maxsize=_AHEAD)
     sender = threading.Thread(target=_send_all, args=(connection, outbox), daemon=True)
     sender.start()
@@ -125,7 +126,9 @@ def batches_from_process(job: Job, *args: Any) -> Iterator[Any]:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, args=(sender, current_language(), job, args), daemon=True
+        target=_child,
+        args=(sender, (current_language(), message_locale()), job, args),
+        daemon=True,
     )
     with _main_module_hidden():
         process.start()

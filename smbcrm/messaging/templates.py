@@ -41,7 +41,7 @@ from jinja2.utils import Namespace
 from jinja2.utils import missing as _MISSING
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _
+from smbcrm.core.i18n import _, format_count
 
 MAX_LOOP_ITERATIONS = 100_000
 MAX_SOURCE_CHARS = 200_000
@@ -603,12 +603,12 @@ class MailTemplate:
         if isinstance(error, _TooBig | MemoryError | OverflowError):
             message = _(
                 "this template would make a message far too long (more than {limit} characters)."
-            ).format(limit=f"{self.max_output_chars:,}")
+            ).format(limit=format_count(self.max_output_chars))
         elif isinstance(error, _TooSlow | RecursionError):
             message = _(
                 "this template takes too long to fill in; look for a loop that repeats too many "
                 "times (at most {limit} repetitions, {seconds} seconds)."
-            ).format(limit=f"{MAX_LOOP_ITERATIONS:,}", seconds=f"{self.max_seconds:g}")
+            ).format(limit=format_count(MAX_LOOP_ITERATIONS), seconds=f"{self.max_seconds:g}")
         elif isinstance(error, SecurityError):
             return _not_allowed(str(error), line, is_subject)
         elif isinstance(error, UndefinedError):

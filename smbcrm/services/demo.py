@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from peewee import SqliteDatabase
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _
+from smbcrm.core.i18n import _, format_count
 from smbcrm.core.phones import phone_search_text
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
 from smbcrm.models.tables import Customer, Product, Purchase
@@ -235,7 +235,9 @@ def create_demo_shop(
     """Fill an empty shop with a demo in one transaction: all of it, or (if cancelled) nothing."""
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise UserError(
-            _("A demo shop has between 1 and {limit} customers.").format(limit=f"{MAX_CUSTOMERS:,}")
+            _("A demo shop has between 1 and {limit} customers.").format(
+                limit=format_count(MAX_CUSTOMERS)
+            )
         )
     if not _empty_shop(db):
         raise UserError(

@@ -11,7 +11,7 @@ from babel import Locale, UnknownLocaleError
 from peewee import SqliteDatabase
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import LANGUAGES, N_, _
+from smbcrm.core.i18n import LANGUAGES, N_, _, set_message_locale
 from smbcrm.core.money import CURRENCIES
 from smbcrm.models.tables import Setting
 
@@ -154,6 +154,8 @@ def save_settings(db: SqliteDatabase, **values: Any) -> None:
     with db.atomic():
         for key, value in checked.items():
             Setting.replace(key=key, value=json.dumps(value)).execute()
+    if {"language", "country"} & checked.keys():
+        set_message_locale(shop_profile(db).locale)
 
 
 def shop_profile(db: SqliteDatabase) -> ShopProfile:

@@ -9,10 +9,12 @@ from pathlib import Path
 from peewee import SqliteDatabase, fn
 
 from smbcrm.core.dates import utc_now
+from smbcrm.core.i18n import set_message_locale
 from smbcrm.models.database import ShopDatabase, open_database
 from smbcrm.models.migrations import MIGRATIONS, Migration
 from smbcrm.models.tables import Category, Customer, Product, Purchase, PurchaseLine
 from smbcrm.services.backup import create_backup
+from smbcrm.services.settings import shop_profile
 
 
 def _backup_before_migration(db: SqliteDatabase, version: int) -> None:
@@ -20,8 +22,11 @@ def _backup_before_migration(db: SqliteDatabase, version: int) -> None:
 
 
 def open_shop(path: Path | str, *, migrations: tuple[Migration, ...] = MIGRATIONS) -> ShopDatabase:
-    """Open the shop file (creating it if new), with a backup before any schema upgrade."""
-    return open_database(path, before_migrate=_backup_before_migration, migrations=migrations)
+    """Open the shop file (creating it if new), with a backup before any schema upgrade.
+    Numbers in messages follow the shop's country from then on."""
+    db = open_database(path, before_migrate=_backup_before_migration, migrations=migrations)
+    set_message_locale(shop_profile(db).locale)
+    return db
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _
+from smbcrm.core.i18n import _, format_count
 from smbcrm.transfer.xlsx_slices import (
     NotSliceable,
     RowsOutOfOrder,
@@ -158,9 +158,9 @@ class Table:
             if count > self._max_rows:
                 raise UserError(
                     _(
-                        "The table has more than {limit:,} rows, more than smbcrm can import "
+                        "The table has more than {limit} rows, more than smbcrm can import "
                         "at once. Split the file into smaller files and import them one by one."
-                    ).format(limit=self._max_rows)
+                    ).format(limit=format_count(self._max_rows))
                 )
             yield number, cells
 
@@ -639,10 +639,10 @@ def _shared_strings_shape(path: Path) -> _SharedShape:
 def _too_many_texts_error(path: Path, count: int) -> UserError:
     return UserError(
         _(
-            "The workbook {name} holds {count:,} different texts, far more than a shop's data "
+            "The workbook {name} holds {count} different texts, far more than a shop's data "
             "has, so it was refused for safety. Save the data again from the program that "
             "made it."
-        ).format(name=path.name, count=count)
+        ).format(name=path.name, count=format_count(count))
     )
 
 
@@ -660,9 +660,9 @@ def _too_many_rows_error(path: Path, sheet: str) -> UserError:
     return UserError(
         _(
             "The sheet “{sheet}” of {name} has more rows than a spreadsheet can hold "
-            "({limit:,}), so the file was not written by a spreadsheet program or is damaged. "
+            "({limit}), so the file was not written by a spreadsheet program or is damaged. "
             "Save the data again from the program that made it."
-        ).format(sheet=sheet, name=path.name, limit=MAX_SHEET_ROWS)
+        ).format(sheet=sheet, name=path.name, limit=format_count(MAX_SHEET_ROWS))
     )
 
 
@@ -934,10 +934,12 @@ def _check_extent(extent: _Extent, path: Path, sheet: str) -> int:
 def _too_large_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:
     return UserError(
         _(
-            "The sheet “{sheet}” of {name} spans {rows:,} rows by {columns:,} columns, too "
+            "The sheet “{sheet}” of {name} spans {rows} rows by {columns} columns, too "
             "large to read safely. Delete the empty rows and columns far from the data (or "
             "copy the data to a new workbook), save and import again."
-        ).format(sheet=sheet, name=path.name, rows=rows, columns=columns)
+        ).format(
+            sheet=sheet, name=path.name, rows=format_count(rows), columns=format_count(columns)
+        )
     )
 
 
@@ -1098,25 +1100,32 @@ _XLSB_VALUE_CELLS = frozenset((*range(0x0002, 0x000C), 0x003E))
 
 _XLSB_CELL_ISST = 0x0007  # a cell showing a shared string: column, style, then its index
 _XLSB_SST_ITEM = 0x0013  # one shared string: flags, then its length in UTF-16 units
-# Shared string lengths kept by index (4 bytes each); past this many, the longest seen stands in.
-_XLSB_LENGTHS_KEPT = 10_000_000
 
 
 class _XlsbOdd(ValueError):
     """An .xlsb record calamine would read otherwise than this scan: too short (calamine
     fills the rest from the record before: a 2-byte row header made it ask for 512 GB) or a
-    shared string where calamine does not count one. No spreadsheet program writes these, so
-    the file is refused as damaged rather than measured wrongly."""
+    shared string where calamine does not count one; or a part padded with records nobody
+    reads, or with more cells than a sheet holds. No spreadsheet program writes these, so the
+    file is refused as damaged rather than measured wrongly, or for minutes."""
 
 
 _XLSB_BEGIN_SST, _XLSB_END_SST = 0x009F, 0x00A0
 _XLSB_FRT_BEGIN, _XLSB_FRT_END = 0x0023, 0x0024  # a "future record" block, skipped by calamine
+# Records of other kinds that a part may hold. This scan passes each in Python (0.3 µs), where
+# calamine passes it in compiled code: the zip limits let 1 GB of two-byte records through,
+# 500 million, minutes here. A real part holds few besides its rows and cells (formatted empty
+# cells are the most), so past a million more than this many per record kept, it is refused.
+_XLSB_SKIPPED_FREE = 1_000_000
+_XLSB_SKIPPED_PER_KEPT = 4
 
 
 def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[int, int, bytes]]:
     """(kind, payload length, the first bytes of the payload, up to prefix) for each record of
-    these kinds in one part of an .xlsb, read in blocks; long records are skipped unread."""
+    these kinds in one part of an .xlsb, read in blocks; long records are skipped unread.
+    Raises _XlsbOdd when the part is padded with records of other kinds."""
     data, position = b"", 0
+    kept = passed = 0  # records yielded, records of other kinds
     while True:
         if len(data) - position < 1 << 16:
             data = data[position:] + stream.read(4 << 20)
@@ -1148,13 +1157,23 @@ def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[
                 data += more
             if len(data) < position + wanted:
                 return
+            kept += 1
             yield kind, length, data[position : position + wanted]
+        else:
+            passed += 1
+            if passed > _XLSB_SKIPPED_FREE + _XLSB_SKIPPED_PER_KEPT * kept:
+                raise _XlsbOdd("padded with records nobody reads")
         position += length
         while position > len(data):  # a long record: skip what is not read yet
             skipped = stream.read(min(position - len(data), 4 << 20))
             if not skipped:
                 return
             position -= len(skipped)
+
+
+class _XlsbTooManyTexts(Exception):
+    """More shared strings than calamine can hold: it keeps each as a string of its own (about
+    50 bytes before its text: 5,000,000 empty ones took 280 MB), and an .xlsb is not streamed."""
 
 
 class _XlsbSharedLengths:
@@ -1180,13 +1199,15 @@ class _XlsbSharedLengths:
                 future = max(0, future - 1)
             elif not begun or ended or future or length < 5:
                 raise _XlsbOdd("shared string calamine would number otherwise")
+            elif len(self.lengths) >= CALAMINE_SHARED_STRINGS:
+                raise _XlsbTooManyTexts
             else:
                 size = 3 * int.from_bytes(head[1:5], "little")
                 self.longest = max(self.longest, size)
-                if len(self.lengths) < _XLSB_LENGTHS_KEPT:
-                    self.lengths.append(min(size, 0xFFFFFFFF))
+                self.lengths.append(min(size, 0xFFFFFFFF))
 
     def __getitem__(self, index: int) -> int:
+        # An index past the last string: calamine's damage, bounded by the longest.
         return self.lengths[index] if index < len(self.lengths) else self.longest
 
 
@@ -1198,6 +1219,7 @@ def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tupl
     first_row = first_column = None
     last_row = last_column = 0
     text = 0
+    cells = headers = 0
     kinds = frozenset((_XLSB_ROW_HEADER, *_XLSB_VALUE_CELLS))
     for kind, length, head in _xlsb_records(stream, kinds, 12):
         needed = 4 if kind == _XLSB_ROW_HEADER else 12 if kind == _XLSB_CELL_ISST else 8
@@ -1206,10 +1228,21 @@ def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tupl
         number = int.from_bytes(head[:4], "little")
         if kind == _XLSB_ROW_HEADER:
             row = number
+            headers += 1
+            if headers > MAX_SHEET_ROWS:
+                raise _XlsbOdd("more row headers than a sheet has rows")
             continue
         first_row = row if first_row is None else min(first_row, row)
         first_column = number if first_column is None else min(first_column, number)
         last_row, last_column = max(last_row, row), max(last_column, number)
+        cells += 1
+        if cells > MAX_SHEET_CELLS:
+            # calamine keeps every cell before laying them out: too big a grid already, or
+            # cells written over each other, which only damage or a crafted file does.
+            extent = _extent_or_empty(first_row, first_column, last_row, last_column)
+            if extent[0] * extent[1] > MAX_SHEET_CELLS:
+                return (*extent, text)
+            raise _XlsbOdd("more cells than its grid")
         if kind == _XLSB_CELL_ISST:
             text += shared[int.from_bytes(head[8:12], "little")]
     return (*_extent_or_empty(first_row, first_column, last_row, last_column), text)
@@ -1285,6 +1318,14 @@ def _check_xlsb_extent(path: Path) -> None:
                     raise _too_large_error(path, sheet, rows, columns)
                 if text > MAX_SHARED_TEXT_BYTES:
                     raise _repeated_text_error(path, sheet)
+    except _XlsbTooManyTexts:
+        raise UserError(
+            _(
+                "The workbook {name} holds more than {count} different texts, too many to read "
+                "safely from an .xlsb file. Save it as an Excel workbook (.xlsx) and import "
+                "that file."
+            ).format(name=path.name, count=format_count(CALAMINE_SHARED_STRINGS))
+        ) from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _damaged_error(path) from None
 

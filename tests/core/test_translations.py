@@ -101,3 +101,24 @@ def test_the_environment_chooses_the_language(monkeypatch):
     assert environment_language("en") == "en"
     monkeypatch.setenv("LANGUAGE", "en_GB:es")
     assert environment_language("es") == "en"
+
+
+def test_numbers_in_messages_follow_the_open_shop(tmp_path):
+    from smbcrm.core.i18n import format_count
+    from smbcrm.services.settings import save_settings
+    from smbcrm.services.shop import open_shop
+    from smbcrm.transfer.tables import MAX_SHEET_ROWS, _too_many_rows_error
+
+    assert format_count(2_000_000) == "2,000,000"  # no shop yet: English, as the language
+    db = open_shop(tmp_path / "shop.db")  # a new shop is Colombian and speaks Spanish
+    try:
+        assert format_count(2_000_000) == "2.000.000"
+        set_language("es")
+        message = _too_many_rows_error(tmp_path / "x.xlsx", "Hoja1").message
+        assert "(1.048.576)" in message and MAX_SHEET_ROWS == 1_048_576
+        save_settings(db, country="MX")
+        assert format_count(2_000_000) == "2,000,000"
+        save_settings(db, country="AR")
+        assert format_count(2_000_000) == "2.000.000"
+    finally:
+        db.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import current_language, set_language
+from smbcrm.core.i18n import current_language, set_language, set_message_locale
 from smbcrm.core.worker_process import WorkerCrashed, batches
 from tests.core import worker_jobs
 
@@ -35,6 +35,15 @@ def test_a_user_error_in_the_child_arrives_translated_as_the_window_speaks():
         set_language(before)
     assert received == [0, 1, 2]
     assert raised.value.message == "El archivo x.csv está vacío."
+
+
+def test_numbers_in_the_childs_messages_are_written_as_the_shop_writes_them():
+    set_language("es")
+    for locale, written in (("es_CO", "2.000.000"), ("es_MX", "2,000,000")):
+        set_message_locale(locale)
+        with pytest.raises(UserError, match=f"más de {written} filas"):
+            for _batch in batches(worker_jobs.refuse_a_count, 2_000_000, in_child=True):
+                pass
 
 
 def test_a_bug_in_the_child_arrives_with_its_trace():

@@ -6,7 +6,7 @@ import os
 import time
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _
+from smbcrm.core.i18n import _, format_count
 
 
 def count_up(batches: int, size: int):
@@ -17,6 +17,14 @@ def count_up(batches: int, size: int):
 def refuse_after(good: int):
     yield from ([number] for number in range(good))
     raise UserError(_("The file {name} is empty.").format(name="x.csv"))
+
+
+def refuse_a_count(number: int):
+    yield []
+    raise UserError(_("The table has more than {limit} rows, more than smbcrm can import at once. "
+                      "Split the file into smaller files and import them one by one.").format(
+        limit=format_count(number)
+    ))  # fmt: skip
 
 
 def fail_with_a_bug():

@@ -510,16 +510,78 @@ def test_an_xlsb_with_short_shared_strings_is_read(tmp_path):
     assert len(rows) == 3_000 and rows[0] == (2, ["Ana María"])
 
 
-def test_xlsb_shared_strings_past_those_kept_count_as_the_longest(monkeypatch):
+def test_xlsb_shared_string_lengths_and_a_missing_one_counts_as_the_longest():
     import io
 
-    monkeypatch.setattr(tables, "_XLSB_LENGTHS_KEPT", 1)
     strings = ["ab", "a" * 50, "abc"]
     part = xlsb_record(0x9F, struct.pack("<II", 3, 3))
     part += b"".join(xlsb_record(0x13, b"\x00" + xlsb_wide(text)) for text in strings)
     part += xlsb_record(0xA0)
     shared = tables._XlsbSharedLengths(io.BytesIO(part))
-    assert (shared[0], shared[1], shared[2], shared[7]) == (6, 150, 150, 150)
+    assert (shared[0], shared[1], shared[2], shared[7]) == (6, 150, 9, 150)
+
+
+def test_an_xlsb_with_more_shared_strings_than_calamine_can_hold_is_refused(tmp_path, monkeypatch):
+    # calamine keeps each as a string of its own: 5,000,000 empty ones took 280 MB, and the zip
+    # limits let through 150 million. An .xlsx that big is streamed; an .xlsb cannot be.
+    monkeypatch.setattr(tables, "CALAMINE_SHARED_STRINGS", 3)
+    path = xlsb_with_shared_strings(tmp_path / "t.xlsb", ["", "", "Nombre"], 3)
+    with open_table(path) as table:
+        assert table.info.headers == ("Nombre",)
+    path = xlsb_with_shared_strings(tmp_path / "u.xlsb", ["", "", "", "Nombre"], 3)
+    with pytest.raises(UserError, match=r"more than 3 different texts.*\(\.xlsx\)"):
+        open_table(path)
+
+
+def padded_xlsb(tmp_path, name: str, cells: int, padding: int, kind: int = 0x01) -> object:
+    """An .xlsb whose sheet holds `cells` rows of one cell, then `padding` empty records."""
+    filler = xlsb_record(kind) * padding
+    return xlsb_with_shared_strings(tmp_path / name, ["Ana", "Nombre"], cells, sheet_tail=filler)
+
+
+def test_an_xlsb_padded_with_records_nobody_reads_is_refused_at_once(tmp_path, monkeypatch):
+    # 1 GB of two-byte records fits the zip limits: 500 million records, minutes of scanning
+    # where calamine skips them in a second. Here the free allowance is made small.
+    monkeypatch.setattr(tables, "_XLSB_SKIPPED_FREE", 1_000)
+    # Rows, cells and formatted empty cells as a real sheet has them pass (4 a record kept).
+    # 301 rows of one cell each: 602 records kept.
+    fine = padded_xlsb(tmp_path, "fine.xlsb", 300, 1_000 + 4 * 600)
+    with open_table(fine) as table:
+        assert len(list(table.rows())) == 300
+    for kind in (0x01, 0x7F, 0x1FF):  # a formatted empty cell, kinds calamine does not know
+        padded = padded_xlsb(tmp_path, f"padded{kind}.xlsb", 300, 1_001 + 4 * 602, kind)
+        with pytest.raises(UserError, match="is damaged"):
+            open_table(padded)
+
+
+def test_an_xlsb_with_more_row_headers_or_cells_than_a_sheet_holds_is_refused(
+    tmp_path, monkeypatch
+):
+    from smbcrm.transfer.tables import _check_xlsb_extent
+
+    monkeypatch.setattr(tables, "MAX_SHEET_ROWS", 20)
+    monkeypatch.setattr(tables, "MAX_SHEET_CELLS", 20)
+    row = xlsb_record(0x00, struct.pack("<IIH", 0, 0, 300) + bytes(5))
+
+    def cell(column: int) -> bytes:
+        return xlsb_record(0x05, struct.pack("<IId", column, 0, 1.0))
+
+    def sheet(*records: bytes) -> bytes:
+        return xlsb_record(0x81) + xlsb_record(0x91) + b"".join(records) + xlsb_record(0x92)
+
+    # Twenty of each is a sheet; one more header for the same row, or one more cell written
+    # over the first (calamine keeps every cell before laying them out), is damage.
+    _check_xlsb_extent(write_xlsb(tmp_path / "fine.xlsb", sheet(row * 20, cell(0) * 20)))
+    for name, part in {
+        "headers": sheet(row * 21, cell(0)),
+        "cells": sheet(row, cell(0) * 21),
+    }.items():
+        with pytest.raises(UserError, match="is damaged"):
+            _check_xlsb_extent(write_xlsb(tmp_path / f"{name}.xlsb", part))
+    # More cells than that in a grid too big is refused as too big, as it always was.
+    wide = sheet(row, *(cell(column) for column in range(21)))
+    with pytest.raises(UserError, match="1 rows by 21 columns, too large"):
+        _check_xlsb_extent(write_xlsb(tmp_path / "wide.xlsb", wide))
 
 
 def test_an_xlsb_cell_naming_a_missing_shared_string_is_a_plain_error_not_a_crash(tmp_path):
