@@ -102,6 +102,24 @@ def test_sheet_with_more_rows_than_excel_allows_is_refused(tmp_path, plain_xlsx)
         open_table(path)
 
 
+def test_cells_written_over_each_other_are_refused(tmp_path, plain_xlsx):
+    # calamine keeps every cell it reads before laying them out: 16,000,000 cells at one place
+    # (450 MB of XML, within the zip limits) took 650 MB. The comment keeps the sheet whole.
+    header = b'<row r="1"><c r="A1" t="inlineStr"><is><t>Nombre</t></is></c></row>'
+
+    def sheet(cells: int, name: str) -> bytes:
+        row = b'<row r="2">' + b'<c r="A2"><v>1</v></c>' * cells + b"</row>"
+        xml = SHEET_HEAD + header + row + SHEET_TAIL + b"<!-- x -->"
+        return replace_sheet_xml(plain_xlsx, tmp_path / name, xml)
+
+    # The bound of this sheet's places is 99,999 rows of one column; a hundred thousand more
+    # tags may be others starting like a cell's (<col>, <cfRule>...).
+    with open_table(sheet(199_000, "many.xlsx")) as table:
+        assert list(table.rows()) == [(2, [1])]
+    with pytest.raises(UserError, match="“Hoja1” of over.xlsx is damaged"):
+        open_table(sheet(200_001, "over.xlsx"))
+
+
 def test_far_apart_cells_are_refused_not_a_crash(tmp_path, plain_xlsx):
     # calamine lays a sheet out densely: A1 plus XFD1048576 would ask for 550 GB and abort the
     # whole process. Run in a child so a regression fails this test instead of killing pytest.
