@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import quopri
 import re
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,8 @@ from pathlib import Path
 import vobject
 
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import _
+from smbcrm.core.i18n import _, format_count
+from smbcrm.transfer.tables import MAX_ROWS
 
 
 @dataclass(frozen=True)
@@ -38,19 +40,37 @@ def read_vcards(path: Path) -> Iterator[tuple[int, Contact]]:
             yield number, contact
 
 
+# A file is read line by line, never whole. A logical line (folded lines joined) keeps at most
+# this many characters: far more than any field smbcrm stores (the longest, notes, is 10,000;
+# past that the field is refused as too long), and a photo's base64 line, which is dropped
+# anyway. A card keeps at most this many lines. Without these bounds, 40 MB of folded lines
+# took 781 MB.
+MAX_LINE_CHARS = 1 << 20
+MAX_CARD_LINES = 10_000
+# As many contacts as a table may have rows (each refused card is a message kept for the report:
+# 13 MB of "BEGIN:VCARD" lines made a million of them).
+MAX_CARDS = MAX_ROWS
+
+
 def read_vcards_with_errors(path: Path) -> Iterator[tuple[int, Contact | None, str | None]]:
     """(card number, contact, None) for a good card and (card number, None, translated message)
     for a card that could not be read. Raises UserError only when the file itself cannot be
     read or holds no vCard at all."""
     path = Path(path)
-    text = _read_text(path)
     number = 0
     card: list[str] | None = None
-    for line in _logical_lines(text):
+    for line in _logical_lines(_text_lines(path)):
         keyword = line.strip().upper()
         if keyword == "BEGIN:VCARD":
             if card is not None:
                 yield number, None, _incomplete(number)
+            if number >= MAX_CARDS:
+                raise UserError(
+                    _(
+                        "The file {name} holds more than {limit} contacts, more than smbcrm can "
+                        "import at once. Split it into smaller files and import them one by one."
+                    ).format(name=path.name, limit=format_count(MAX_CARDS))
+                )
             number += 1
             card = []
         elif keyword == "END:VCARD":
@@ -67,7 +87,7 @@ def read_vcards_with_errors(path: Path) -> Iterator[tuple[int, Contact | None, s
                     ),
                 )
             card = None
-        elif card is not None:
+        elif card is not None and len(card) < MAX_CARD_LINES:
             card.append(line)
     if card is not None:
         yield number, None, _incomplete(number)
@@ -87,9 +107,15 @@ def _incomplete(number: int) -> str:
     ).format(number=number)
 
 
-def _read_text(path: Path) -> str:
+def _text_lines(path: Path) -> Iterator[str]:
+    """The file's lines, decoded as UTF-16 when it starts with its mark, else UTF-8 when all
+    of it is, else as Windows writes Spanish (cp1252); read in blocks."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as probe:
+            start = probe.read(2)
+        encoding = "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else _utf8_or_cp1252(path)
+        with path.open(encoding=encoding, errors="replace", newline=None) as text:
+            yield from text
     except FileNotFoundError:
         raise UserError(_("The file {name} was not found.").format(name=path.name)) from None
     except OSError as error:
@@ -98,36 +124,51 @@ def _read_text(path: Path) -> str:
                 name=path.name, reason=error.strerror or error
             )
         ) from None
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ():
-        return data.decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+
+
+def _utf8_or_cp1252(path: Path) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as data:
+        try:
+            while block := data.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
 
 
 _QP_PARAM = re.compile(r"(?:^|;)(?:ENCODING=)?QUOTED-PRINTABLE(?:;|:|$)", re.IGNORECASE)
 
 
-def _logical_lines(text: str) -> Iterator[str]:
+def _logical_lines(lines: Iterable[str]) -> Iterator[str]:
     """Unfold continuation lines (a leading space or tab) and quoted-printable soft line
-    breaks (a line ending in '=' inside a QUOTED-PRINTABLE value)."""
-    current: str | None = None
-    quoted_printable = False
-    for raw in text.splitlines():
-        if current is not None and quoted_printable and current.endswith("="):
-            current = current[:-1] + raw.lstrip(" \t") if raw[:1] in " \t" else current[:-1] + raw
-            continue
-        if current is not None and raw[:1] in (" ", "\t") and raw.strip():
-            current += raw[1:]
-            continue
-        if current is not None:
-            yield current
-        current = raw
-        name_part = raw.split(":", 1)[0]
-        quoted_printable = bool(_QP_PARAM.search(name_part))
-    if current is not None:
-        yield current
+    breaks (a line ending in '=' inside a QUOTED-PRINTABLE value), each line at most
+    MAX_LINE_CHARS long (the rest is dropped). Pieces are joined once, at the end of the line:
+    joining them one by one took quadratic time (5,000,000 soft breaks never finished)."""
+    pieces: list[str] = []
+    size = 0
+    quoted_printable = soft_break = False
+    for line in lines:
+        raw = line.rstrip("\r\n")
+        if pieces and quoted_printable and soft_break:
+            piece = raw.lstrip(" \t") if raw[:1] in " \t" else raw
+        elif pieces and raw[:1] in (" ", "\t") and raw.strip():
+            piece = raw[1:]
+        else:
+            if pieces:
+                yield "".join(pieces)
+            pieces, size = [], 0
+            piece = raw
+            quoted_printable = bool(_QP_PARAM.search(raw.split(":", 1)[0]))
+        soft_break = piece.endswith("=")
+        if soft_break and quoted_printable:
+            piece = piece[:-1]
+        if size < MAX_LINE_CHARS:
+            pieces.append(piece[: MAX_LINE_CHARS - size])
+            size += len(pieces[-1])
+    if pieces:
+        yield "".join(pieces)
 
 
 def _split_escaped(value: str, separator: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -118,3 +119,45 @@ def test_write_then_read_round_trip(tmp_path):
     back = [contact for _n, contact in read_vcards(path)]
     assert back[0] == contacts[0]
     assert back[1].full_name == "solo@x.co" and back[1].emails == ("solo@x.co",)
+
+
+def test_utf16_and_windows_spanish_files_are_read(tmp_path):
+    path = tmp_path / "contacts.vcf"
+    for encoding in ("utf-16", "cp1252", "utf-8-sig"):
+        path.write_text(V30, encoding=encoding)
+        [(_number, contact)] = list(read_vcards(path))
+        assert (contact.last_name, contact.country) == ("Pérez", "México"), encoding
+
+
+def test_long_folded_and_soft_broken_lines_are_joined_in_linear_time_and_bounded(monkeypatch):
+    from smbcrm.transfer import vcard
+
+    # Joining a piece at a time copied the line so far each time: 5,000,000 soft line breaks in
+    # a 30 MB file never finished. 300,000 here would take minutes that way.
+    soft = ["N;ENCODING=QUOTED-PRINTABLE:G=C3=B3mez=", *["=41="] * 300_000, "B;Ana", "TEL:1"]
+    started = time.perf_counter()
+    name, phone = list(vcard._logical_lines(soft))
+    assert time.perf_counter() - started < 10
+    assert name == "N;ENCODING=QUOTED-PRINTABLE:G=C3=B3mez" + "=41" * 300_000 + "B;Ana"
+    assert phone == "TEL:1"
+    # A logical line keeps MAX_LINE_CHARS: a field that long is refused as too long anyway.
+    monkeypatch.setattr(vcard, "MAX_LINE_CHARS", 100)
+    folded = ["NOTE:" + "a" * 50, *[" " + "b" * 40] * 1_000, "FN:Ana"]
+    note, full_name = list(vcard._logical_lines(folded))
+    assert note == "NOTE:" + "a" * 50 + "b" * 45 and full_name == "FN:Ana"
+
+
+def test_cards_and_their_lines_are_bounded(tmp_path, monkeypatch):
+    from smbcrm.transfer import vcard
+
+    monkeypatch.setattr(vcard, "MAX_CARD_LINES", 3)
+    path = tmp_path / "long.vcf"
+    path.write_text("BEGIN:VCARD\nFN:Ana\nNOTE:x\nTEL:300\nEMAIL:ana@example.com\nEND:VCARD\n")
+    [(_number, contact)] = list(read_vcards(path))
+    assert (contact.full_name, contact.phones, contact.emails) == ("Ana", ("300",), ())
+    monkeypatch.setattr(vcard, "MAX_CARDS", 3)
+    path.write_text("BEGIN:VCARD\nFN:Ana\nEND:VCARD\n" * 3)
+    assert len(list(read_vcards(path))) == 3
+    path.write_text("BEGIN:VCARD\n" * 4)
+    with pytest.raises(UserError, match="more than 3 contacts"):
+        list(read_vcards_with_errors(path))
