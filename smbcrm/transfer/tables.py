@@ -1471,6 +1471,19 @@ def _numbered_csv_rows(
     try:
         for record in reader:
             number += 1
+            if len(record) > MAX_SHEET_COLUMNS:
+                # Matching 2,000,000 headers to fields took minutes (an 8 MB file).
+                raise UserError(
+                    _(
+                        "Row {row} of {name} has {count} columns, more than a spreadsheet can "
+                        "hold ({limit}). Save the data again from the program that made it."
+                    ).format(
+                        row=number,
+                        name=path.name,
+                        count=format_count(len(record)),
+                        limit=format_count(MAX_SHEET_COLUMNS),
+                    )  # fmt: skip
+                )
             # One comprehension per record, the escape pass only for records with an apostrophe:
             # this loop runs a million times for a year of sales lines.
             cells: list[CellValue] = [

@@ -752,3 +752,17 @@ def test_an_xlsb_sheet_name_cut_short_or_null_is_left_out():
     assert tables._xlsb_wide_string(struct.pack("<I", 0xFFFFFFFF), 0)[0] is None  # null
     assert tables._xlsb_wide_string(struct.pack("<I", 1_000_000) + b"a\x00", 0)[0] is None
     assert tables._xlsb_wide_string(b"\x05\x00", 0)[0] is None  # not even its count
+
+
+def test_a_csv_row_wider_than_a_spreadsheet_is_refused(tmp_path):
+    # Matching two million headers to fields took minutes, for an 8 MB file.
+    path = tmp_path / "wide.csv"
+    path.write_text("Nombre" + ",x" * 16_383 + "\nAna" + ",1" * 16_384 + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="Row 2 of wide.csv has 16,385 columns"):
+        open_table(path)
+    path.write_text("Nombre,Correo\n" + "Ana,ana@example.com\n" + "," * 16_384 + "\n")
+    with (
+        pytest.raises(UserError, match="Row 3 of wide.csv has 16,385 columns"),
+        open_table(path) as table,
+    ):
+        list(table.rows())
