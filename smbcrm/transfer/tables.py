@@ -24,6 +24,7 @@ from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, format_count
+from smbcrm.transfer.xls_extent import XlsEncrypted, xls_sheet_extents
 from smbcrm.transfer.xlsx_slices import (
     NotSliceable,
     RowsOutOfOrder,
@@ -309,6 +310,29 @@ def _ole_kind(path: Path) -> str:
     return "xls"
 
 
+def _check_xls_extent(path: Path) -> None:
+    """calamine lays an .xls sheet out as a dense grid and reads it whole (an .xls is not
+    streamed): bound it as the grid of an .xlsx read by calamine is bounded."""
+    try:
+        sheets = xls_sheet_extents(path)
+    except XlsEncrypted:
+        raise _password_error(path) from None
+    for sheet in sheets:
+        if sheet.rows * sheet.columns > STREAM_SHEET_CELLS:
+            raise UserError(
+                _(
+                    "The sheet “{sheet}” of {name} spans {rows} rows by {columns} columns, too "
+                    "large to read safely from an old .xls file. Save it as an Excel workbook "
+                    "(.xlsx) and import that file."
+                ).format(
+                    sheet=sheet.name,
+                    name=path.name,
+                    rows=format_count(sheet.rows),
+                    columns=format_count(sheet.columns),
+                )  # fmt: skip
+            )
+
+
 def _password_error(path: Path) -> UserError:
     return UserError(
         _(
@@ -331,6 +355,8 @@ def _open_workbook(path: Path, kind: str, *, sheet: str | None, max_rows: int) -
         _check_ods_extent(path)
     if kind == "xlsb":
         _check_xlsb_extent(path)
+    if kind == "xls":
+        _check_xls_extent(path)
     if kind == "xlsx":
         sheet_members, epoch_1904 = _xlsx_workbook_parts(path)
     # An xlsx names its worksheets itself, so a big sheet is streamed without calamine ever
