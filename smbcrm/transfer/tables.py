@@ -24,7 +24,12 @@ from defusedxml.common import DefusedXmlException
 
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, format_count
-from smbcrm.transfer.xls_extent import XlsEncrypted, xls_sheet_extents
+from smbcrm.transfer.xls_extent import (
+    XLS_MAX_DECLARED_CELLS,
+    XlsDamaged,
+    XlsEncrypted,
+    xls_sheet_extents,
+)
 from smbcrm.transfer.xlsx_slices import (
     NotSliceable,
     RowsOutOfOrder,
@@ -317,7 +322,11 @@ def _check_xls_extent(path: Path) -> None:
         sheets = xls_sheet_extents(path)
     except XlsEncrypted:
         raise _password_error(path) from None
+    except XlsDamaged:
+        raise _damaged_error(path) from None
     for sheet in sheets:
+        if sheet.declared > XLS_MAX_DECLARED_CELLS:
+            raise _damaged_error(path)  # more than any .xls holds: room calamine cannot get
         if sheet.rows * sheet.columns > STREAM_SHEET_CELLS:
             raise UserError(
                 _(
@@ -865,7 +874,9 @@ class _Extent:
             self._measure_exactly(data)
             return
         # The common case (every cell and row starts with its position), in a few fast passes.
-        self.tags += data.count(b"<c")  # and <col, <cfRule...: a few too many
+        # Here every cell tag is "<c" and a space before its position (a tag with no
+        # attributes takes the exact path): <col>, <cfRule>, <color>... are not counted.
+        self.tags += sum(data.count(b"<c" + space) for space in (b" ", b"\t", b"\n", b"\r"))
         wide = set(_WIDE_COLUMN_REFERENCE.findall(data))
         if wide:
             self.columns = max(self.columns, *(_column_number(letters) for letters in wide))
@@ -953,7 +964,8 @@ def _grid_cells(xml: bytes) -> int:
     return (max(rows) - min(rows) + 1) * width
 
 
-# Tags that start like a cell's but are not one (<col>, <cfRule>...): a real sheet has far fewer.
+# Cell tags a sheet may have beyond its grid's places before it counts as cells written over
+# each other (each costs calamine a few dozen bytes): far more than a writer's slip makes.
 _OTHER_C_TAGS = 100_000
 
 
@@ -1154,10 +1166,14 @@ _XLSB_BEGIN_SST, _XLSB_END_SST = 0x009F, 0x00A0
 _XLSB_FRT_BEGIN, _XLSB_FRT_END = 0x0023, 0x0024  # a "future record" block, skipped by calamine
 # Records of other kinds that a part may hold. This scan passes each in Python (0.3 µs), where
 # calamine passes it in compiled code: the zip limits let 1 GB of two-byte records through,
-# 500 million, minutes here. A real part holds few besides its rows and cells (formatted empty
-# cells are the most), so past a million more than this many per record kept, it is refused.
+# 500 million, minutes here. A real part holds few besides its rows and cells, so past a million
+# more than this many per row, cell or formatted empty cell, it is refused.
 _XLSB_SKIPPED_FREE = 1_000_000
 _XLSB_SKIPPED_PER_KEPT = 4
+_XLSB_CELL_BLANK = 0x0001  # a formatted empty cell: templates have millions
+# Rows, cells and formatted empty cells of a sheet within MAX_SHEET_CELLS; more are refused
+# (nine seconds of scanning at most).
+_XLSB_MAX_RECORDS = MAX_SHEET_CELLS + MAX_SHEET_ROWS + _XLSB_SKIPPED_FREE
 
 
 def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[int, int, bytes]]:
@@ -1199,10 +1215,14 @@ def _xlsb_records(stream, kinds: frozenset[int], prefix: int) -> Iterator[tuple[
                 return
             kept += 1
             yield kind, length, data[position : position + wanted]
+        elif kind == _XLSB_CELL_BLANK:
+            kept += 1
         else:
             passed += 1
             if passed > _XLSB_SKIPPED_FREE + _XLSB_SKIPPED_PER_KEPT * kept:
                 raise _XlsbOdd("padded with records nobody reads")
+        if kept > _XLSB_MAX_RECORDS:
+            raise _XlsbOdd("more rows and cells than a sheet holds")
         position += length
         while position > len(data):  # a long record: skip what is not read yet
             skipped = stream.read(min(position - len(data), 4 << 20))
@@ -1445,6 +1465,7 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, max_ro
         raise UserError(
             _("The separator must be one of: comma, semicolon, tab or vertical bar (|).")
         )
+    _check_line_lengths(path, encoding)
     stream = open(path, encoding=encoding, newline="", errors="strict")  # noqa: SIM115
     try:
         if delimiter is None:
@@ -1472,6 +1493,39 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, max_ro
         headers=headers,
     )
     return Table(info, chain(buffered, rest), stream.close, max_rows)
+
+
+# The csv module builds a whole record before anything can look at it: a line of 250 MB of
+# commas would make 250 million fields (2 GB). A table's line is far shorter than this.
+MAX_CSV_LINE_BYTES = 16 << 20
+_LINE_CHECK_BLOCK = 1 << 20  # smaller than the limit: a line inside one block is short enough
+
+
+def _check_line_lengths(path: Path, encoding: str) -> None:
+    """Refuse a file with a line longer than MAX_CSV_LINE_BYTES (any line end: LF, CR, CRLF),
+    found by searches over blocks before the csv module reads it: over the bytes, where a line
+    end byte is always one (ASCII, UTF-8, cp1252), or over the text (UTF-16)."""
+    wide = encoding.lower().replace("_", "-").startswith("utf-16")
+    text = {"encoding": encoding, "errors": "replace", "newline": ""} if wide else {}
+    newline, carriage = ("\n", "\r") if wide else (b"\n", b"\r")
+    limit = MAX_CSV_LINE_BYTES // 2 if wide else MAX_CSV_LINE_BYTES
+    run = 0  # bytes (characters) since the last line end
+    with open(path, "r" if wide else "rb", **text) as stream:
+        while block := stream.read(_LINE_CHECK_BLOCK):
+            ends = [at for at in (block.find(newline), block.find(carriage)) if at >= 0]
+            if ends:
+                longest = run + min(ends)  # lines inside a block are shorter than the block
+                run = len(block) - 1 - max(block.rfind(newline), block.rfind(carriage))
+            else:
+                run += len(block)
+                longest = run
+            if longest > limit:
+                raise UserError(
+                    _(
+                        "The file {name} has a line longer than {size} MB, far more than a row "
+                        "of a table. Save the data again from the program that made it."
+                    ).format(name=path.name, size=MAX_CSV_LINE_BYTES >> 20)
+                )
 
 
 def _encoding_error(path: Path, encoding: str) -> UserError:

@@ -47,6 +47,9 @@ def read_vcards(path: Path) -> Iterator[tuple[int, Contact]]:
 # took 781 MB.
 MAX_LINE_CHARS = 1 << 20
 MAX_CARD_LINES = 10_000
+# A card keeps lines up to this many characters in all (photos are the big ones; the short lines
+# after them still fit).
+MAX_CARD_CHARS = 4 << 20
 # As many contacts as a table may have rows (each refused card is a message kept for the report:
 # 13 MB of "BEGIN:VCARD" lines made a million of them).
 MAX_CARDS = MAX_ROWS
@@ -57,7 +60,7 @@ def read_vcards_with_errors(path: Path) -> Iterator[tuple[int, Contact | None, s
     for a card that could not be read. Raises UserError only when the file itself cannot be
     read or holds no vCard at all."""
     path = Path(path)
-    number = 0
+    number = size = 0
     card: list[str] | None = None
     for line in _logical_lines(_text_lines(path)):
         keyword = line.strip().upper()
@@ -72,7 +75,7 @@ def read_vcards_with_errors(path: Path) -> Iterator[tuple[int, Contact | None, s
                     ).format(name=path.name, limit=format_count(MAX_CARDS))
                 )
             number += 1
-            card = []
+            card, size = [], 0
         elif keyword == "END:VCARD":
             if card is None:
                 continue
@@ -87,8 +90,9 @@ def read_vcards_with_errors(path: Path) -> Iterator[tuple[int, Contact | None, s
                     ),
                 )
             card = None
-        elif card is not None and len(card) < MAX_CARD_LINES:
+        elif card is not None and len(card) < MAX_CARD_LINES and size + len(line) <= MAX_CARD_CHARS:
             card.append(line)
+            size += len(line)
     if card is not None:
         yield number, None, _incomplete(number)
     if number == 0:
@@ -115,7 +119,10 @@ def _text_lines(path: Path) -> Iterator[str]:
             start = probe.read(2)
         encoding = "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else _utf8_or_cp1252(path)
         with path.open(encoding=encoding, errors="replace", newline=None) as text:
-            yield from text
+            while line := text.readline(MAX_LINE_CHARS):
+                yield line
+                while not line.endswith("\n") and len(line) == MAX_LINE_CHARS:
+                    line = text.readline(MAX_LINE_CHARS)  # the rest of a line too long: dropped
     except FileNotFoundError:
         raise UserError(_("The file {name} was not found.").format(name=path.name)) from None
     except OSError as error:
@@ -164,7 +171,7 @@ def _logical_lines(lines: Iterable[str]) -> Iterator[str]:
         soft_break = piece.endswith("=")
         if soft_break and quoted_printable:
             piece = piece[:-1]
-        if size < MAX_LINE_CHARS:
+        if piece and size < MAX_LINE_CHARS:
             pieces.append(piece[: MAX_LINE_CHARS - size])
             size += len(pieces[-1])
     if pieces:

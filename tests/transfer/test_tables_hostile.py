@@ -118,6 +118,17 @@ def test_cells_written_over_each_other_are_refused(tmp_path, plain_xlsx):
         assert list(table.rows()) == [(2, [1])]
     with pytest.raises(UserError, match="“Hoja1” of over.xlsx is damaged"):
         open_table(sheet(200_001, "over.xlsx"))
+    # Tags that start like a cell's (<cfRule>, <colorScale>, <cfvo>, <color>, <col>) are not
+    # cells: Excel can write tens of thousands of conditional formats.
+    rule = b'<cfRule type="colorScale" priority="1"><colorScale><cfvo type="min"/>'
+    rule += b'<color rgb="FFF8696B"/></colorScale></cfRule>'
+    formats = b'<conditionalFormatting sqref="A2">' + rule * 60_000 + b"</conditionalFormatting>"
+    columns = b'<cols><col min="1" max="1"/></cols><sheetData><!-- x -->'  # read whole
+    xml = SHEET_HEAD.replace(b"<sheetData>", columns) + header
+    xml += b'<row r="2"><c r="A2"><v>1</v></c></row></sheetData>' + formats + b"</worksheet>"
+    path = replace_sheet_xml(plain_xlsx, tmp_path / "formats.xlsx", xml)
+    with open_table(path) as table:
+        assert list(table.rows()) == [(2, [1])]
 
 
 def test_far_apart_cells_are_refused_not_a_crash(tmp_path, plain_xlsx):
@@ -561,15 +572,22 @@ def test_an_xlsb_padded_with_records_nobody_reads_is_refused_at_once(tmp_path, m
     # 1 GB of two-byte records fits the zip limits: 500 million records, minutes of scanning
     # where calamine skips them in a second. Here the free allowance is made small.
     monkeypatch.setattr(tables, "_XLSB_SKIPPED_FREE", 1_000)
-    # Rows, cells and formatted empty cells as a real sheet has them pass (4 a record kept).
-    # 301 rows of one cell each: 602 records kept.
-    fine = padded_xlsb(tmp_path, "fine.xlsb", 300, 1_000 + 4 * 600)
+    # 301 rows of one cell each: 602 records kept, and a few records of other kinds pass.
+    fine = padded_xlsb(tmp_path, "fine.xlsb", 300, 1_000 + 4 * 600, kind=0x7F)
     with open_table(fine) as table:
         assert len(list(table.rows())) == 300
-    for kind in (0x01, 0x7F, 0x1FF):  # a formatted empty cell, kinds calamine does not know
+    for kind in (0x7F, 0x1FF):  # kinds calamine does not know
         padded = padded_xlsb(tmp_path, f"padded{kind}.xlsb", 300, 1_001 + 4 * 602, kind)
         with pytest.raises(UserError, match="is damaged"):
             open_table(padded)
+    # Formatted empty cells are not padding: a template of 100,000 bordered rows and 200 filled
+    # has two million. They count with the rows and cells, bounded as a sheet's cells are.
+    template = padded_xlsb(tmp_path, "template.xlsb", 300, 20_000)
+    with open_table(template) as table:
+        assert len(list(table.rows())) == 300
+    monkeypatch.setattr(tables, "_XLSB_MAX_RECORDS", 10_000)
+    with pytest.raises(UserError, match="is damaged"):
+        open_table(template)
 
 
 def test_an_xlsb_with_more_row_headers_or_cells_than_a_sheet_holds_is_refused(
@@ -766,3 +784,19 @@ def test_a_csv_row_wider_than_a_spreadsheet_is_refused(tmp_path):
         open_table(path) as table,
     ):
         list(table.rows())
+
+
+def test_a_csv_line_too_long_for_a_table_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    # The csv module builds the whole record first: 100 MB of commas took 880 MB before the
+    # width check could refuse them.
+    monkeypatch.setattr(tables, "MAX_CSV_LINE_BYTES", 1_000)
+    monkeypatch.setattr(tables, "_LINE_CHECK_BLOCK", 100)
+    path = tmp_path / "lines.csv"
+    for ending in ("\n", "\r\n", "\r"):  # short lines pass, whatever ends them
+        path.write_text(ending.join(["Nombre,Notas", *["Ana," + "x" * 900] * 30, ""]), newline="")
+        with open_table(path) as table:
+            assert len(list(table.rows())) == 30
+    for encoding in ("utf-8", "utf-16"):
+        path.write_text("Nombre\nAna" + "," * 1_001 + "\nLuis\n", encoding=encoding)
+        with pytest.raises(UserError, match="a line longer than 0 MB"):
+            open_table(path)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from smbcrm.transfer import xls_extent
-from smbcrm.transfer.xls_extent import XlsEncrypted
+from smbcrm.transfer.xls_extent import XlsDamaged, XlsEncrypted
 
 from .conftest import libreoffice_convert, needs_libreoffice
 
@@ -47,58 +47,103 @@ def number(row: int, column: int) -> bytes:
     return record(0x0203, struct.pack("<HHHd", row, column, 15, 1.0))
 
 
-def test_each_worksheet_is_bounded_by_its_cells_and_named_as_the_workbook_shows_it():
-    chart = bof() + record(0x1002, bytes(16)) + record(0x000A)  # a chart inside the sheet
+def test_each_sheet_is_bounded_by_its_cells_as_calamine_reads_it():
+    # A chart inside a worksheet ends it for calamine: its EOF is the first after the sheet's.
+    chart = bof() + record(0x1002, bytes(16)) + record(0x000A)
     mulrk = record(0x00BD, struct.pack("<HH", 7, 2) + bytes(6 * 3) + struct.pack("<H", 4))
+    blanks = record(0x0201, struct.pack("<HHH", 9_000, 90, 15))  # calamine skips blank cells
     data = workbook([
-        ("Clientes", 0, number(1, 0) + chart + number(3, 1) + mulrk),
-        ("Gráfico", 2, number(60_000, 200)),  # a chart sheet: calamine does not read it
+        ("Clientes", 0, number(1, 0) + number(3, 1) + mulrk + blanks + chart + number(60_000, 200)),
+        ("Gráfico", 2, number(2, 3)),  # chart and macro sheets are read too
         ("Hoja año", 0, number(0, 0)),
         ("Vacía", 0, b""),
     ])  # fmt: skip
-    sheets = [(name, offset) for name, offset in xls_extent._worksheets(data)]
-    assert [name for name, _offset in sheets] == ["Clientes", "Hoja año", "Vacía"]
+    sheets = xls_extent._sheets(data)
+    assert [name for name, _offset in sheets] == ["Clientes", "Gráfico", "Hoja año", "Vacía"]
     # Rows 1 to 7 (the MULRK's), columns A to E (its last, in its last two bytes).
-    assert [xls_extent._grid(data, offset) for _name, offset in sheets] == [(7, 5), (1, 1), (0, 0)]
+    budget = [len(data)]
+    grids = [xls_extent._measure(data, offset, budget)[:2] for _name, offset in sheets]
+    assert grids == [(7, 5), (1, 1), (1, 1), (0, 0)]
+
+
+def test_the_room_a_dimensions_record_makes_calamine_reserve():
+    def dimensions(first_row, last_row, first_column, last_column, wide=True):
+        layout = "<IIHHH" if wide else "<HHHHH"  # BIFF8: 14 bytes; BIFF5: 10
+        values = (first_row, last_row, first_column, last_column, 0)
+        return xls_extent._declared_cells(struct.pack(layout, *values))
+
+    assert dimensions(0, 3, 0, 2) == 6 and dimensions(0, 3, 0, 2, wide=False) == 6
+    assert dimensions(0, 0, 0, 0) == 1  # an empty sheet
+    assert dimensions(0, 65_536, 0, 256) == xls_extent.XLS_MAX_DECLARED_CELLS
+    # calamine's unsigned 32-bit arithmetic: a first row after the last wraps to 4 billion.
+    assert dimensions(5, 1, 0, 1) == (1 << 32) - 4
+
+
+def test_sheets_that_overlap_are_refused_rather_than_read_again_and_again():
+    body = number(0, 0) * 2_000
+
+    def stream(entries: int) -> bytes:
+        """A sheet list of `entries` sheets starting 18 bytes apart inside one sheet."""
+        size = len(bof() + boundsheet(0, "H0") * entries + record(0x000A) + bof())
+        head = b"".join(boundsheet(size + 18 * k, "H0") for k in range(entries))
+        return bof() + head + record(0x000A) + bof() + body + record(0x000A)
+
+    def measure(data: bytes) -> list:
+        budget = [2 * len(data)]
+        return [xls_extent._measure(data, at, budget)[:2] for _n, at in xls_extent._sheets(data)]
+
+    assert measure(stream(1)) == [(1, 1)]
+    assert measure(stream(2)) == [(1, 1), (1, 1)]  # read about twice: still within the budget
+    with pytest.raises(XlsDamaged):
+        measure(stream(3))
 
 
 def test_a_password_protected_workbook_is_said_to_be_one():
     data = workbook([("Hoja1", 0, number(0, 0))], before=record(0x002F, bytes(54)))
     with pytest.raises(XlsEncrypted):
-        xls_extent._worksheets(data)
+        xls_extent._sheets(data)
+
+
+def open_in_a_child(path) -> subprocess.CompletedProcess:
+    """open_table and its rows in another process, so an abort fails the test, not pytest."""
+    code = (
+        "import sys; from smbcrm.core.errors import UserError; "
+        "from smbcrm.transfer.tables import open_table\n"
+        f"try:\n    t = open_table({str(path)!r}); print(list(t.rows()))\n"
+        "except UserError as e:\n    print(e); sys.exit(3)"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 
 @needs_libreoffice
-def test_a_far_cell_in_an_xls_is_refused_not_a_crash(tmp_path):
+def test_far_cells_and_lying_dimensions_in_an_xls_are_refused_not_a_crash(tmp_path):
     source = tmp_path / "clientes.csv"
     source.write_text("Nombre,Edad\nAna,31\nLuis,42\n", encoding="utf-8")
-    converted = libreoffice_convert(source, "xls", tmp_path)
-    data = bytearray(converted.read_bytes())
-    # The last cell (42, at row 3, column B): its row and column are set far away.
-    at = max(
-        data.rfind(b"\x7e\x02\x0a\x00\x02\x00\x01\x00"),
-        data.rfind(b"\x03\x02\x0e\x00\x02\x00\x01\x00"),
+    original = libreoffice_convert(source, "xls", tmp_path).read_bytes()
+    # The last cell (42, at row 3, column B) and the sheet's DIMENSIONS (BIFF8: 14 bytes).
+    cell = max(
+        original.rfind(b"\x7e\x02\x0a\x00\x02\x00\x01\x00"),
+        original.rfind(b"\x03\x02\x0e\x00\x02\x00\x01\x00"),
     )
-    assert at > 0
+    dimensions = original.rfind(b"\x00\x02\x0e\x00")
+    assert cell > 0 and dimensions > 0
+    changes = {
+        "fine": (cell + 4, "<HH", (2, 1)),
+        "far": (cell + 4, "<HH", (0xFFFF, 0xFFFF)),  # calamine asked for 137 GB and aborted
+        "tall": (cell + 4, "<HH", (0xFFFF, 0xFF)),  # 1 GB
+        "declared": (dimensions + 4, "<II", (0, 0xFFFFFFFF)),  # room for 4 billion rows
+        "inverted": (dimensions + 4, "<II", (5, 1)),  # 4 billion again, by wrapping
+    }
     results = {}
-    for name, (row, column) in {
-        "fine": (2, 1),
-        "far": (0xFFFF, 0xFFFF),
-        "tall": (0xFFFF, 0xFF),
-    }.items():
-        struct.pack_into("<HH", data, at + 4, row, column)
-        path = tmp_path / f"{name}.xls"
-        path.write_bytes(bytes(data))
-        code = (
-            "import sys; from smbcrm.core.errors import UserError; "
-            "from smbcrm.transfer.tables import open_table\n"
-            f"try:\n    t = open_table({str(path)!r}); print(list(t.rows()))\n"
-            "except UserError as e:\n    print(e); sys.exit(3)"
-        )
-        results[name] = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-        )
+    for name, (at, layout, values) in changes.items():
+        data = bytearray(original)
+        struct.pack_into(layout, data, at, *values)
+        (tmp_path / f"{name}.xls").write_bytes(bytes(data))
+        results[name] = open_in_a_child(tmp_path / f"{name}.xls")
     assert results["fine"].returncode == 0 and "['Luis', 42]" in results["fine"].stdout
     for name, rows, columns in (("far", "65,536", "65,536"), ("tall", "65,536", "256")):
         assert results[name].returncode == 3, results[name].stderr[-500:]
         assert f"spans {rows} rows by {columns} columns, too large" in results[name].stdout
+    for name in ("declared", "inverted"):
+        assert results[name].returncode == 3, results[name].stderr[-500:]
+        assert f"{name}.xls is damaged" in results[name].stdout
