@@ -43,9 +43,10 @@ class WorkerCrashed(RuntimeError):
 _AHEAD = 16
 
 
-def _child(connection, language: tuple[str, str | None], job: Job, args: tuple) -> None:
-    set_language(language[0])
-    set_message_locale(language[1])
+def _child(connection, speech: tuple[str, str | None], job: Job, args: tuple) -> None:
+    language, locale = speech  # as the window speaks, numbers as the shop writes them
+    set_language(language)
+    set_message_locale(locale)
     outbox: queue.Queue = queue.Queue(maxsize=_AHEAD)
     sender = threading.Thread(target=_send_all, args=(connection, outbox), daemon=True)
     sender.start()

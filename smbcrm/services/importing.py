@@ -24,7 +24,7 @@ from smbcrm.core.compact_keys import CompactKeys
 from smbcrm.core.dates import utc_now
 from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import N_, _
-from smbcrm.core.money import minor_digits
+from smbcrm.core.money import MAX_AMOUNT, minor_digits
 from smbcrm.core.phones import parse_phone, phone_search_text, quick_phone
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
 from smbcrm.core.worker_process import batches
@@ -1282,6 +1282,18 @@ def _minor_units(number: Decimal | None, digits: int) -> int | None:
     return int((number * (Decimal(10) ** digits)).to_integral_value())
 
 
+MAX_QUANTITY = Decimal(10) ** 9
+
+
+def _too_large(name: str, data: _RowData) -> str:
+    return _(_TOO_LARGE[name]).format(value=data.text(name)[:40])
+
+
+_TOO_LARGE = {
+    "quantity": N_("The quantity “{value}” is too large for a sale."),
+    "unit_price": N_("The unit price “{value}” is too large for a sale."),
+    "amount": N_("The amount “{value}” is too large for a sale."),
+}
 _NUMBER_PROBLEMS = {
     "quantity": N_("The quantity “{value}” is not a number."),
     "unit_price": N_("The unit price “{value}” is not a number."),
@@ -1319,10 +1331,18 @@ def _parsed_sale(
         quantity, unit, amount = Decimal(1), 0, 0
     if amount is None and unit is None:
         problem, unit, amount = _("The row has no amount."), 0, 0
+    if not abs(quantity) < MAX_QUANTITY:
+        problem, quantity, unit, amount = _too_large("quantity", data), Decimal(1), 0, 0
     if amount is None:
         amount = int(unit * quantity)
     if unit is None:
         unit = int(amount / quantity) if quantity else amount
+    limit = MAX_AMOUNT * 10**digits
+    if abs(amount) >= limit or abs(unit) >= limit:
+        # More than any sale (and than SQLite's integers hold: a 20-digit invoice number
+        # mapped to the total stopped the whole import).
+        name = "amount" if values.get("amount") is not None else "unit_price"
+        problem, unit, amount = _too_large(name, data), 0, 0
     text = {name: cell_text(values.get(name)) for name in _SALE_TEXTS}
     sale = (moment.iso, moment.text, text["customer_email"], text["customer_phone"],
             text["customer_code"], text["customer_name"], str(quantity), float(quantity), unit,

@@ -349,6 +349,26 @@ def test_a_bad_number_is_named_and_an_unknown_customer_is_said_first(shop, tmp_p
     assert result.created == 0
 
 
+def test_an_amount_too_large_fails_its_row_alone(shop, tmp_path):
+    # A 20-digit invoice number mapped to the total overflowed SQLite's integers and stopped
+    # the whole import with a traceback.
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    rows = [
+        ["ana@correo.co", "03/11/2026", "F-1", "Café", "Café", "1", "37.800"],
+        ["ana@correo.co", "03/11/2026", "F-2", "Café", "Café", "1", "99999999999999999999"],
+        ["ana@correo.co", "03/11/2026", "F-3", "Café", "Café", "1000000000000", "1"],
+        ["ana@correo.co", "03/11/2026", "F-4", "Té", "Té", "999999999", "99999999999"],
+        ["ana@correo.co", "03/11/2026", "F-5", "Té", "Té", "2", "100.000.000.000.000"],
+    ]
+    result = importing.import_purchases(shop, purchases_csv(tmp_path / "grandes.csv", rows))
+    assert [(error.row, error.message) for error in result.errors] == [
+        (3, "The amount “99999999999999999999” is too large for a sale."),
+        (4, "The quantity “1000000000000” is too large for a sale."),
+        (6, "The amount “100.000.000.000.000” is too large for a sale."),
+    ]
+    assert result.created == 2  # the first row, and 999,999,999 units at 99,999,999,999 in all
+
+
 def test_purchases_group_by_receipt_create_products_and_never_twice(shop, tmp_path):
     importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
     rows = [
