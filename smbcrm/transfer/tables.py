@@ -26,6 +26,7 @@ from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, format_count
 from smbcrm.transfer.xls_extent import (
     XLS_MAX_DECLARED_CELLS,
+    XLS_MAX_FORMULA_SPACES_COST,
     XlsDamaged,
     XlsEncrypted,
     xls_sheet_extents,
@@ -315,31 +316,54 @@ def _ole_kind(path: Path) -> str:
     return "xls"
 
 
+# calamine builds the grid of every sheet of an .xls, .xlsb or .ods it opens and keeps them
+# all (none of them is streamed): about 36 bytes a cell (eight sheets of 2,000,000 took 570 MB).
+# A whole .xls sheet of 65,536 rows fits up to 61 columns (about 260 MB while it is read).
+CALAMINE_WORKBOOK_CELLS = 4_000_000
+
+
 def _check_xls_extent(path: Path) -> None:
-    """calamine lays an .xls sheet out as a dense grid and reads it whole (an .xls is not
-    streamed): bound it as the grid of an .xlsx read by calamine is bounded."""
+    """Bound what calamine builds for an .xls at open: every sheet's grid, of cells and of
+    formula texts, the room its DIMENSIONS records reserve, and the work of its formulas."""
     try:
         sheets = xls_sheet_extents(path)
     except XlsEncrypted:
         raise _password_error(path) from None
     except XlsDamaged:
         raise _damaged_error(path) from None
+    total = cost = 0
     for sheet in sheets:
         if sheet.declared > XLS_MAX_DECLARED_CELLS:
             raise _damaged_error(path)  # more than any .xls holds: room calamine cannot get
-        if sheet.rows * sheet.columns > STREAM_SHEET_CELLS:
-            raise UserError(
-                _(
-                    "The sheet “{sheet}” of {name} spans {rows} rows by {columns} columns, too "
-                    "large to read safely from an old .xls file. Save it as an Excel workbook "
-                    "(.xlsx) and import that file."
-                ).format(
-                    sheet=sheet.name,
-                    name=path.name,
-                    rows=format_count(sheet.rows),
-                    columns=format_count(sheet.columns),
-                )  # fmt: skip
-            )
+        if sheet.rows * sheet.columns > CALAMINE_WORKBOOK_CELLS:
+            raise _save_as_xlsx_error(path, sheet.name, sheet.rows, sheet.columns)
+        total += sheet.rows * sheet.columns + sheet.formulas
+        cost += sheet.spaces_cost
+    if total > CALAMINE_WORKBOOK_CELLS:
+        raise _workbook_too_large_error(path, total)
+    if cost > XLS_MAX_FORMULA_SPACES_COST:
+        raise _damaged_error(path)  # formulas no spreadsheet program writes
+
+
+def _save_as_xlsx_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:
+    return UserError(
+        _(
+            "The sheet “{sheet}” of {name} spans {rows} rows by {columns} columns, too large to "
+            "read safely from this kind of file. Save it as an Excel workbook (.xlsx) and "
+            "import that file."
+        ).format(
+            sheet=sheet, name=path.name, rows=format_count(rows), columns=format_count(columns)
+        )
+    )
+
+
+def _workbook_too_large_error(path: Path, cells: int) -> UserError:
+    return UserError(
+        _(
+            "The sheets of {name} span {cells} cells in all, too many to read safely from this "
+            "kind of file. Save it as an Excel workbook (.xlsx) and import that file."
+        ).format(name=path.name, cells=format_count(cells))
+    )
 
 
 def _password_error(path: Path) -> UserError:
@@ -935,6 +959,8 @@ def _check_sheet_extent(path: Path, member: str, sheet: str) -> int | None:
                 if block:
                     cut = data.rfind(b"<")
                     if cut <= 0:
+                        if len(data) > _LONGEST_TEXT_RUN:
+                            raise _sheet_damaged_error(path, sheet)
                         carry = data
                         continue
                     data, carry = data[:cut], data[cut:]
@@ -967,6 +993,9 @@ def _grid_cells(xml: bytes) -> int:
 # Cell tags a sheet may have beyond its grid's places before it counts as cells written over
 # each other (each costs calamine a few dozen bytes): far more than a writer's slip makes.
 _OTHER_C_TAGS = 100_000
+# Text between two tags of a sheet: a cell holds at most 32,767 characters. 900 MB of text in
+# one cell (5 MB zipped) kept the scan copying a growing buffer: 69 s and 2.75 GB.
+_LONGEST_TEXT_RUN = 8 << 20
 
 
 def _check_extent(extent: _Extent, path: Path, sheet: str) -> int:
@@ -1093,13 +1122,23 @@ def _ods_row_width_exactly(content: bytes) -> int:
 
 
 def _check_ods_extent(path: Path) -> None:
-    def check(table: _OdsTable | None) -> None:
+    """calamine builds every table of an .ods at open and keeps them all: bound each, and
+    all of them together (eight 800-byte tables of 5,000 x 5,000 repeated cells aborted it)."""
+    done = 0  # the cells of the tables already measured
+
+    def check(table: _OdsTable | None, finished: bool = False) -> None:
+        nonlocal done
         if table is None:
             return
         if table.rows > MAX_SHEET_ROWS:
             raise _too_many_rows_error(path, table.name)
-        if table.rows * table.columns > MAX_SHEET_CELLS:
+        cells = table.rows * table.columns
+        if cells > CALAMINE_WORKBOOK_CELLS:
             raise _too_large_error(path, table.name, table.rows, table.columns)
+        if done + cells > CALAMINE_WORKBOOK_CELLS:
+            raise _workbook_too_large_error(path, done + cells)
+        if finished:
+            done += cells
 
     table = None
     try:
@@ -1112,7 +1151,7 @@ def _check_ods_extent(path: Path) -> None:
                 for token in _ODS_TOKEN.finditer(data):
                     end = token.end()
                     if token.group(2) is None:
-                        check(table)
+                        check(table, finished=True)
                         name = _ODS_NAME.search(token.group(1))
                         raw = (name.group(1) or name.group(2) or b"") if name else b""
                         table = _OdsTable(html.unescape(raw.decode("utf-8", "replace")))
@@ -1133,7 +1172,7 @@ def _check_ods_extent(path: Path) -> None:
         return  # calamine will report the missing part itself
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         raise _damaged_error(path) from None
-    check(table)
+    check(table, finished=True)
 
 
 # ---------------------------------------------------------------- .xlsb extent
@@ -1376,6 +1415,8 @@ def _check_xlsb_extent(path: Path) -> None:
                     raise _too_many_rows_error(path, sheet)
                 if rows * columns > MAX_SHEET_CELLS:
                     raise _too_large_error(path, sheet, rows, columns)
+                if rows * columns > CALAMINE_WORKBOOK_CELLS:  # an .xlsb is not streamed
+                    raise _save_as_xlsx_error(path, sheet, rows, columns)
                 if text > MAX_SHARED_TEXT_BYTES:
                     raise _repeated_text_error(path, sheet)
     except _XlsbTooManyTexts:
@@ -1505,7 +1546,7 @@ def _check_line_lengths(path: Path, encoding: str) -> None:
     """Refuse a file with a line longer than MAX_CSV_LINE_BYTES (any line end: LF, CR, CRLF),
     found by searches over blocks before the csv module reads it: over the bytes, where a line
     end byte is always one (ASCII, UTF-8, cp1252), or over the text (UTF-16)."""
-    wide = encoding.lower().replace("_", "-").startswith("utf-16")
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     text = {"encoding": encoding, "errors": "replace", "newline": ""} if wide else {}
     newline, carriage = ("\n", "\r") if wide else (b"\n", b"\r")
     limit = MAX_CSV_LINE_BYTES // 2 if wide else MAX_CSV_LINE_BYTES
@@ -1546,11 +1587,13 @@ def _numbered_csv_rows(
     """CSV records numbered as a spreadsheet program shows them (record n is row n, even when a
     quoted field spans several lines); empty cells become None. A leading apostrophe that
     guards a formula character (as our own export writes) is removed."""
-    reader = csv.reader(stream, delimiter=delimiter, strict=False)
+    lines = _RecordLines(stream)
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
     number = 0
     try:
         for record in reader:
             number += 1
+            lines.size = 0
             if len(record) > MAX_SHEET_COLUMNS:
                 # Matching 2,000,000 headers to fields took minutes (an 8 MB file).
                 raise UserError(
@@ -1579,13 +1622,43 @@ def _numbered_csv_rows(
             yield number, cells
     except UnicodeDecodeError:
         raise _encoding_error(path, encoding) from None
-    except csv.Error as error:
+    except (csv.Error, _RecordTooLong) as error:
+        reason = (
+            _("longer than {size} MB").format(size=MAX_CSV_LINE_BYTES >> 20)
+            if isinstance(error, _RecordTooLong)
+            else error
+        )
         raise UserError(
             _(
                 "Row {row} of {name} cannot be read as CSV ({reason}). Check the quotes in that "
                 "row, or open the file in a spreadsheet program and save it again."
-            ).format(row=number + 1, name=path.name, reason=error)
+            ).format(row=number + 1, name=path.name, reason=reason)
         ) from None
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _RecordLines:
+    """The lines the csv module reads, refusing a record longer than MAX_CSV_LINE_BYTES before
+    the module builds it: a record goes on across line ends inside quotes, so short lines do
+    not make a short record (1 MB of commas then a quoted line end, a hundred times, made a
+    record of 100 million fields). The reader sets size to 0 after each record."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.size = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.stream)
+        self.size += len(line)
+        if self.size > MAX_CSV_LINE_BYTES:
+            raise _RecordTooLong
+        return line
 
 
 def detect_encoding(path: Path) -> str:

@@ -9,7 +9,9 @@ the first to the last row and column any of them names. A cell record holds its 
 137 GB and abort the whole program; a DIMENSIONS record declaring 4 billion rows did the same.
 
 This reads the workbook stream of the OLE container (olefile) and measures both, for each sheet,
-as calamine reads it (github.com/tafia/calamine, src/xls.rs, parse_workbook).
+as calamine reads it (github.com/tafia/calamine, src/xls.rs, parse_workbook; src/cfb.rs for the
+stream it picks). calamine also turns every formula into text at open, inserting each space a
+formula's space tokens ask for at the front of the text: thousands of them took minutes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,21 @@ import olefile
 
 _BOF, _EOF, _BOUNDSHEET, _FILEPASS, _DIMENSIONS = 0x0809, 0x000A, 0x0085, 0x002F, 0x0200
 # The records calamine keeps a cell for (row, then column, first in the record): NUMBER, LABEL,
-# BOOLERR, RK, LABELSST and FORMULA (its value, and its text in a grid of formulas). Blank cells
-# (BLANK, MULBLANK) and rich strings are skipped by calamine, so not counted.
-_CELL_RECORDS = frozenset((0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006))
-_MULRK = 0x00BD  # a row, its first column, and the last column in the last two bytes
+# BOOLERR, RK, LABELSST. Blank cells (BLANK, MULBLANK) and rich strings are skipped by calamine,
+# so not counted.
+_CELL_RECORDS = frozenset((0x0203, 0x0204, 0x0205, 0x027E, 0x00FD))
+_FORMULA = 0x0006  # a cell, and one in calamine's grid of formula texts
+_STRING = 0x0207  # a formula's text value: a cell where the last formula was (A1 before any)
+_MULRK = 0x00BD  # a row, its first column, then a 6-byte value for each column from there
+# PtgAttrSpace (and its variant), then a byte of kind and the count of spaces it asks for.
+_SPACE_TOKENS = (b"\x19\x40", b"\x19\x41")
+_FORMULA_TOKENS_AT = 22  # after position, format, value, flags, cache and the tokens' size
+# Spaces squared, summed over the formulas: what calamine's text building costs (one insert at
+# the front of the text for each). Real formulas have a few spaces each.
+XLS_MAX_FORMULA_SPACES_COST = 1_000_000_000
+# Directory entries are 128 bytes: a UTF-16 name of 64, then (at 116) first sector and size.
+_DIRECTORY_ENTRY = 128
+_MINI_STREAM_CUTOFF = 4096  # calamine's, whatever the header says
 _HEADER = struct.Struct("<HH")
 _POSITION = struct.Struct("<HH")
 # The largest sheet Excel writes in an .xls: a DIMENSIONS record declaring more is crafted.
@@ -45,6 +58,8 @@ class XlsSheetExtent(NamedTuple):
     rows: int  # from the first to the last row of its cells
     columns: int
     declared: int  # the cells its DIMENSIONS records make calamine reserve room for
+    formulas: int  # the cells of calamine's grid of formula texts
+    spaces_cost: int  # what turning its formulas into text costs (see XLS_MAX_FORMULA_SPACES_COST)
 
 
 def xls_sheet_extents(path: Path) -> list[XlsSheetExtent]:
@@ -52,23 +67,42 @@ def xls_sheet_extents(path: Path) -> list[XlsSheetExtent]:
     or XlsDamaged when the file cannot be read this way (calamine is then not trusted with it)."""
     try:
         with olefile.OleFileIO(str(path)) as container:
-            stream = next((n for n in ("Workbook", "Book") if container.exists(n)), None)
-            if stream is None:
-                raise XlsDamaged
-            data = container.openstream(stream).read()
-    except (OSError, ValueError, IndexError, struct.error, RecursionError):
+            data = _workbook_stream(container)
+    except (OSError, ValueError, IndexError, struct.error, RecursionError, AttributeError):
         # olefile's own errors derive from OSError; a damaged directory can raise the others.
         raise XlsDamaged from None
     # Real sheets follow each other: each record is read once. Sheets that overlap (crafted)
     # would be read again for each; past twice the stream's bytes, the file is refused.
     budget = [2 * len(data)]
-    measured: dict[int, tuple[int, int, int]] = {}
+    measured: dict[int, tuple[int, int, int, int, int]] = {}
     extents = []
     for name, offset in _sheets(data):
         if offset not in measured:
             measured[offset] = _measure(data, offset, budget)
         extents.append(XlsSheetExtent(name, *measured[offset]))
     return extents
+
+
+def _workbook_stream(container: olefile.OleFileIO) -> bytes:
+    """The stream calamine reads: the first directory entry named exactly "Workbook", else
+    "Book", in the directory's order, reachable from the storage tree or not (olefile's own
+    look-up ignores case and keeps the last of two names: another stream)."""
+    if container.minisectorcutoff != _MINI_STREAM_CUTOFF:
+        raise XlsDamaged  # olefile would read a small stream otherwise than calamine
+    directory = container.directory_fp.getvalue()
+    wide_sizes = container.sectorsize != 512
+    entries = {}
+    for at in range(0, len(directory) - _DIRECTORY_ENTRY + 1, _DIRECTORY_ENTRY):
+        name = directory[at : at + 64].decode("utf-16-le", "ignore").split("\0", 1)[0]
+        if name in ("Workbook", "Book") and name not in entries:
+            start = int.from_bytes(directory[at + 116 : at + 120], "little")
+            size = int.from_bytes(directory[at + 120 : at + (128 if wide_sizes else 124)], "little")
+            entries[name] = (start, size)
+    found = entries.get("Workbook") or entries.get("Book")
+    if found is None:
+        raise XlsDamaged
+    start, size = found
+    return container._open(start, size).read()  # olefile's reader of a sector chain
 
 
 def _records(data: bytes, start: int, budget: list[int] | None = None):
@@ -114,27 +148,64 @@ def _sheet_name(field: bytes) -> str:
     return field[1 : 1 + count].decode("latin-1", "replace")
 
 
-def _measure(data: bytes, offset: int, budget: list[int]) -> tuple[int, int, int]:
-    """(rows, columns, declared cells) of the sheet whose records start at offset."""
-    first_row = first_column = 1 << 17
-    last_row = last_column = -1
-    declared = 0
+class _Box:
+    """The smallest grid holding some positions."""
+
+    def __init__(self) -> None:
+        self.first_row = self.first_column = 1 << 32
+        self.last_row = self.last_column = -1
+
+    def add(self, row: int, first_column: int, last_column: int) -> None:
+        self.first_row, self.last_row = min(self.first_row, row), max(self.last_row, row)
+        self.first_column = min(self.first_column, first_column)
+        self.last_column = max(self.last_column, last_column)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.last_row < 0:
+            return 0, 0
+        return self.last_row - self.first_row + 1, self.last_column - self.first_column + 1
+
+
+def _measure(data: bytes, offset: int, budget: list[int]) -> tuple[int, int, int, int, int]:
+    """(rows, columns, declared cells, formula grid cells, formula spaces cost) of the sheet
+    whose records start at offset."""
+    cells, formulas = _Box(), _Box()
+    declared = cost = 0
+    formula = (0, 0)
     for kind, at, length in _records(data, offset, budget):
         if kind in _CELL_RECORDS and length >= 4:
             row, column = _POSITION.unpack_from(data, at)
-            last = column
+            cells.add(row, column, column)
+        elif kind == _FORMULA and length >= 4:
+            formula = _POSITION.unpack_from(data, at)
+            cells.add(formula[0], formula[1], formula[1])
+            formulas.add(formula[0], formula[1], formula[1])
+            cost += _spaces(data[at + _FORMULA_TOKENS_AT : at + length]) ** 2
+        elif kind == _STRING:
+            cells.add(formula[0], formula[1], formula[1])
         elif kind == _MULRK and length >= 6:
+            # calamine writes one cell a 6-byte value from the first column on, past the
+            # record's own last column when that field lies (its check wraps at 65,536).
             row, column = _POSITION.unpack_from(data, at)
-            last = int.from_bytes(data[at + length - 2 : at + length], "little")
-        else:
-            if kind == _DIMENSIONS:
-                declared = max(declared, _declared_cells(data[at : at + length]))
-            continue
-        first_row, last_row = min(first_row, row), max(last_row, row)
-        first_column, last_column = min(first_column, column), max(last_column, column, last)
-    if last_row < 0:
-        return 0, 0, declared
-    return last_row - first_row + 1, last_column - first_column + 1, declared
+            cells.add(row, column, column + max(1, (length - 6) // 6) - 1)
+        elif kind == _DIMENSIONS:
+            declared = max(declared, _declared_cells(data[at : at + length]))
+    rows, columns = cells.size
+    formula_rows, formula_columns = formulas.size
+    return rows, columns, declared, formula_rows * formula_columns, cost
+
+
+def _spaces(tokens: bytes) -> int:
+    """The spaces a formula's space tokens ask for (found by their bytes: a number that looks
+    like one only makes the count larger)."""
+    total = 0
+    for mark in _SPACE_TOKENS:
+        at = tokens.find(mark)
+        while at >= 0:
+            total += tokens[at + 3] if at + 3 < len(tokens) else 0
+            at = tokens.find(mark, at + 2)
+    return total
 
 
 def _declared_cells(record: bytes) -> int:

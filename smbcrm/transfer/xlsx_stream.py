@@ -273,22 +273,32 @@ class SharedStrings:
         parser.CharacterDataHandler = collected.append
         parser.StartElementHandler = start
         parser.EndElementHandler = end
-        _parse_member(archive, member, parser, lambda: False)
+        _parse_member(archive, member, parser, lambda: False, collected)
         return strings
 
 
-def _parse_member(archive: zipfile.ZipFile, member: str, parser, finished) -> None:
+def _parse_member(archive: zipfile.ZipFile, member: str, parser, finished, text=None) -> None:
     """Feed a zip member to an expat parser block by block (for parts read whole)."""
-    for _block in _feed(archive, member, parser, finished):
+    for _block in _feed(archive, member, parser, finished, text):
         pass
 
 
-def _feed(archive: zipfile.ZipFile, member: str, parser, finished) -> Iterator[None]:
+# The text collected for one cell or string: Excel's cells hold at most 32,767 characters.
+# Beyond this the part is refused: 900 MB of text in one cell (5 MB zipped) took 927 MB.
+_MAX_TEXT_CHARS = 1 << 20
+_MAX_TEXT_PARTS = 100_000  # expat hands text over in pieces (one per entity, for one)
+
+
+def _feed(archive: zipfile.ZipFile, member: str, parser, finished, text=None) -> Iterator[None]:
+    """Parse the member block by block; text is the list the parser collects character data
+    in, checked after each block."""
     try:
         with archive.open(member) as stream:
             while not finished():
                 block = stream.read(_BLOCK)
                 parser.Parse(block, not block)
+                if text and (len(text) > _MAX_TEXT_PARTS or sum(map(len, text)) > _MAX_TEXT_CHARS):
+                    raise SheetDamaged("a text far longer than a cell holds")
                 yield
                 if not block:
                     break
@@ -638,7 +648,7 @@ class XlsxSheetReader:
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         parser.CharacterDataHandler = text_parts.append
-        for _fed in _feed(self._archive, self._member, parser, lambda: done):
+        for _fed in _feed(self._archive, self._member, parser, lambda: done, text_parts):
             if ready:
                 yield from ready
                 ready.clear()

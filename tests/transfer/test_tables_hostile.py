@@ -300,6 +300,17 @@ def test_an_ods_with_repeats_as_spreadsheet_programs_write_them_is_read(tmp_path
         assert [cells for _number, cells in table.rows()] == [["Ana", 7], [None, 3], [None, 3]]
 
 
+def test_ods_tables_are_bounded_together(tmp_path):
+    # calamine builds every table at open and keeps them all: eight 800-byte tables of
+    # 5,000 x 5,000 repeated numbers aborted it, each under the bound of one table.
+    block = ods_row(ods_number(1, repeated=1_000), repeated=1_500)  # 1,500,000 cells
+    other = b'</table:table><table:table table:name="Otra">'
+    with open_table(write_ods(tmp_path / "two.ods", block + other + block)) as table:
+        assert table.info.sheets[:2] == ("Hoja1", "Otra")
+    message = refused_in_a_child(write_ods(tmp_path / "three.ods", (block + other) * 2 + block))
+    assert "The sheets of three.ods span 4,501,000 cells in all" in message
+
+
 def test_ods_repeats_that_would_exhaust_memory_are_refused(tmp_path):
     hostile = {
         "rows": ods_row(ods_number(1), ods_number(2), repeated=2_000_000),
@@ -362,7 +373,7 @@ def write_xlsb(path, sheet: bytes):
 def test_xlsb_far_apart_cells_are_refused_and_its_dimension_is_not_trusted(tmp_path):
     from smbcrm.transfer.tables import _check_xlsb_extent
 
-    ten_columns = [(row, column) for row in (0, 1, 2, 999_999) for column in range(10)]
+    ten_columns = [(row, column) for row in (0, 1, 2, 399_999) for column in range(10)]
     # A real shape with a declared dimension that lies big: calamine ignores it, so do we.
     fine = write_xlsb(tmp_path / "fine.xlsb", xlsb_sheet(ten_columns, (0, 1_048_575, 0, 16_383)))
     _check_xlsb_extent(fine)
@@ -379,6 +390,11 @@ def test_xlsb_far_apart_cells_are_refused_and_its_dimension_is_not_trusted(tmp_p
         path = write_xlsb(tmp_path / f"{name}.xlsb", sheet)
         with pytest.raises(UserError, match="too large to read safely"):
             open_table(path)
+    # Under the bound of any sheet, but an .xlsb is not streamed: 4,200,000 cells laid out by
+    # calamine (5,000 x 5,000 took 783 MB from a 1 KB file).
+    path = write_xlsb(tmp_path / "big.xlsb", xlsb_sheet([(0, 0), (2_099, 1_999)]))
+    with pytest.raises(UserError, match="2,100 rows by 2,000 columns.*Save it as .*xlsx"):
+        open_table(path)
 
 
 def long_string_workbook(tmp_path, cells: int, length: int = 1 << 20):
@@ -800,3 +816,10 @@ def test_a_csv_line_too_long_for_a_table_is_refused_before_it_is_parsed(tmp_path
         path.write_text("Nombre\nAna" + "," * 1_001 + "\nLuis\n", encoding=encoding)
         with pytest.raises(UserError, match="a line longer than 0 MB"):
             open_table(path)
+    # A record goes on across line ends inside quotes: short lines, one record too long.
+    path.write_text('Nombre,Notas\nAna,"' + ("," * 50 + "\n") * 40 + '"\nLuis,x\n')
+    with (
+        pytest.raises(UserError, match=r"Row 2 of lines.csv cannot be read as CSV \(longer than"),
+        open_table(path) as table,
+    ):
+        list(table.rows())

@@ -98,6 +98,95 @@ def test_sheets_that_overlap_are_refused_rather_than_read_again_and_again():
         measure(stream(3))
 
 
+def test_what_calamine_also_lays_out_strings_wrapping_mulrk_and_formula_texts():
+    def formula(row: int, column: int, tokens: bytes = b"") -> bytes:
+        head = (
+            struct.pack("<HHH", row, column, 15) + bytes(8) + struct.pack("<HIH", 0, 0, len(tokens))
+        )
+        return record(0x0006, head + tokens)
+
+    string = record(0x0207, struct.pack("<HB", 1, 0) + b"x")
+    # A formula's text before any formula lands at A1 (calamine's starting position).
+    data = workbook([("S", 0, number(3_000, 40) + string)])
+    budget = [len(data)]
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], budget)[:2] == (3_001, 41)
+    # MULRK: one cell a 6-byte value from the first column on, whatever its last-column field
+    # says (calamine's check of that field wraps at 65,536).
+    lying = record(0x00BD, struct.pack("<HH", 0, 65_535) + bytes(6 * 3) + struct.pack("<H", 1))
+    data = workbook([("M", 0, lying)])
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], [len(data)])[:2] == (1, 3)
+    # Formulas: a second grid (their texts), and the cost of the spaces their tokens ask for.
+    spaces = b"\x19\x40\x00\xff" * 3 + b"\x1e\x01\x00"  # 3 x 255 spaces, then the number 1
+    data = workbook([("F", 0, formula(0, 0) + formula(9, 9, spaces))])
+    rows, columns, _declared, texts, cost = xls_extent._measure(
+        data, xls_extent._sheets(data)[0][1], [len(data)]
+    )
+    assert (rows, columns, texts, cost) == (10, 10, 100, (3 * 255) ** 2)
+
+
+def cfb(streams: list[tuple[str, bytes]]) -> bytes:
+    """An OLE container of these streams (each at least 4,096 bytes: no mini stream), its
+    directory entries in this order, chained as siblings of the first."""
+    size, end, free = 512, 0xFFFFFFFE, 0xFFFFFFFF
+    sectors: list[bytes] = []
+    fat: list[int] = []
+    entries = [("Root Entry", 5, end, 0)]
+    for name, data in streams:
+        data = data.ljust(max(4096, -(-len(data) // size) * size), b"\0")
+        start = len(sectors)
+        count = len(data) // size
+        sectors += [data[k * size : (k + 1) * size] for k in range(count)]
+        fat += [start + k + 1 for k in range(count - 1)] + [end]
+        entries.append((name, 2, start, len(data)))
+    directory = b""
+    for index, (name, kind, start, length) in enumerate(entries):
+        raw = (name.encode("utf-16-le") + b"\0\0") if name else b""
+        child = 1 if index == 0 else free
+        right = index + 1 if 0 < index < len(entries) - 1 else free
+        directory += raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
+        directory += (
+            struct.pack("<III", free, right, child) + bytes(36) + struct.pack("<IQ", start, length)
+        )
+    directory = directory.ljust(-(-len(directory) // size) * size, b"\0")
+    first_directory = len(sectors)
+    count = len(directory) // size
+    sectors += [directory[k * size : (k + 1) * size] for k in range(count)]
+    fat += [first_directory + k + 1 for k in range(count - 1)] + [end]
+    fat_sector = len(sectors)
+    fat += [0xFFFFFFFD]
+    sectors.append(struct.pack("<128I", *(fat + [free] * (128 - len(fat)))))
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16)
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
+    header += struct.pack("<9I", 0, 1, first_directory, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<109I", fat_sector, *[free] * 108)
+    return header + b"".join(sectors)
+
+
+def test_the_stream_measured_is_the_one_calamine_reads(tmp_path):
+    from smbcrm.core.errors import UserError
+    from smbcrm.transfer.tables import open_table
+
+    fine = workbook([("Hoja1", 0, number(0, 0))])
+    far = workbook([("Hoja1", 0, number(0, 0) + number(65_535, 65_535))])
+    cases = {
+        # calamine takes the first entry named exactly "Workbook", else "Book"; olefile's own
+        # look-up ignores case and keeps the last of two.
+        "case": [("WORKBOOK", fine), ("Book", far)],
+        "twice": [("Workbook", far), ("Workbook", fine)],
+    }
+    for name, streams in cases.items():
+        path = tmp_path / f"{name}.xls"
+        path.write_bytes(cfb(streams))
+        assert xls_extent.xls_sheet_extents(path)[0][:3] == ("Hoja1", 65_536, 65_536)
+        with pytest.raises(UserError, match="65,536 rows by 65,536 columns"):
+            open_table(path)
+    path = tmp_path / "many.xls"  # every sheet's grid is built at open: bounded together
+    sheets = [(f"H{k}", 0, number(0, 0) + number(1_999, 999)) for k in range(3)]
+    path.write_bytes(cfb([("Workbook", workbook(sheets))]))
+    with pytest.raises(UserError, match="The sheets of many.xls span 6,000,000 cells in all"):
+        open_table(path)
+
+
 def test_a_password_protected_workbook_is_said_to_be_one():
     data = workbook([("Hoja1", 0, number(0, 0))], before=record(0x002F, bytes(54)))
     with pytest.raises(XlsEncrypted):

@@ -234,9 +234,15 @@ def test_which_sheets_are_sliced(tmp_path, monkeypatch):
     path = customers_workbook(tmp_path / "c.xlsx")
     assert not xlsx_slices.worth_slicing(path, SHEET)  # small: calamine reads it whole at once
     monkeypatch.setattr(xlsx_slices, "SLICE_FROM_BYTES", 0)
-    assert xlsx_slices.worth_slicing(path, SHEET)
-    # Every slice would read the shared strings again: sliced only when they are few.
-    shared = with_shared_strings(path, tmp_path / "s.xlsx")
+    long = replace_sheet_xml(path, tmp_path / "l.xlsx", sheet_xml(path).encode() * 40)
+    assert xlsx_slices.worth_slicing(long, SHEET)
+    # Every slice reads the parts copied into it again: sliced only when they are small next
+    # to the sheet. Here its styles weigh more than the short sheet; 300 MB of styles copied
+    # into each slice of a 150,000-row sheet took 1.5 GB.
+    assert not xlsx_slices.worth_slicing(path, SHEET)
+    styles = replace_sheet_xml(long, tmp_path / "y.xlsx", b" " * (1 << 20), "xl/styles.xml")
+    assert not xlsx_slices.worth_slicing(styles, SHEET)
+    shared = with_shared_strings(long, tmp_path / "s.xlsx")
     assert not xlsx_slices.worth_slicing(shared, SHEET)
     few = with_shared_strings(
         write_xlsx(tmp_path / "f.xlsx", [["Nombre"], ["Ana"]]), tmp_path / "g.xlsx"

@@ -477,3 +477,31 @@ def test_worksheet_parts_are_found_whatever_the_case_of_their_folder():
     members = {"Ventas": "xl/Worksheets/Sheet1.xml", "Gráfico": "xl/chartsheets/sheet1.xml",
                "Clientes": "xl/worksheets/sheet2.xml"}  # fmt: skip
     assert tables._xlsx_worksheet_names(members) == ("Ventas", "Clientes")
+
+
+def test_a_text_far_longer_than_a_cell_holds_is_refused(tmp_path, monkeypatch):
+    # 900 MB of text in one cell (5 MB zipped) took 927 MB streamed, 2.75 GB in the extent scan.
+    # The text collected is checked at the end of each block the parser is fed.
+    book = Workbook()
+    book.active.append(["Nombre"])
+    book.active.append(["x"])
+    source = tmp_path / "base.xlsx"
+    book.save(source)
+    long = patch_sheet(
+        source, tmp_path / "long.xlsx", [("<t>x</t>", "<t>" + "x" * (3 << 20) + "</t>")]
+    )
+    monkeypatch.setattr(tables, "STREAM_SHEET_CELLS", -1)  # streamed
+    with tables.open_table(source) as table:
+        assert [cells for _number, cells in table.rows()] == [["x"]]
+    with pytest.raises(UserError, match="is damaged"), tables.open_table(long) as table:
+        list(table.rows())
+    shared = with_shared_strings(long, tmp_path / "shared.xlsx")
+    with pytest.raises(UserError, match="is damaged"), tables.open_table(shared) as table:
+        list(table.rows())
+    # The extent scan, before any reader: a text with no tag in a whole block of the sheet.
+    monkeypatch.setattr(tables, "_LONGEST_TEXT_RUN", 1 << 20)
+    run = patch_sheet(
+        source, tmp_path / "run.xlsx", [("<t>x</t>", "<t>" + "x" * (10 << 20) + "</t>")]
+    )
+    with pytest.raises(UserError, match="“Sheet” of run.xlsx is damaged"):
+        tables._check_sheet_extent(run, SHEET, "Sheet")
