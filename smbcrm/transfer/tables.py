@@ -1133,8 +1133,10 @@ def _check_ods_extent(path: Path) -> None:
         if table.rows > MAX_SHEET_ROWS:
             raise _too_many_rows_error(path, table.name)
         cells = table.rows * table.columns
-        if cells > CALAMINE_WORKBOOK_CELLS:
+        if cells > MAX_SHEET_CELLS:
             raise _too_large_error(path, table.name, table.rows, table.columns)
+        if cells > CALAMINE_WORKBOOK_CELLS:  # an .ods is not streamed
+            raise _save_as_xlsx_error(path, table.name, table.rows, table.columns)
         if done + cells > CALAMINE_WORKBOOK_CELLS:
             raise _workbook_too_large_error(path, done + cells)
         if finished:
@@ -1335,11 +1337,11 @@ def _xlsb_sheet_extent(stream, shared: _XlsbSharedLengths | None = None) -> tupl
         first_column = number if first_column is None else min(first_column, number)
         last_row, last_column = max(last_row, row), max(last_column, number)
         cells += 1
-        if cells > MAX_SHEET_CELLS:
+        if cells > CALAMINE_WORKBOOK_CELLS:
             # calamine keeps every cell before laying them out: too big a grid already, or
             # cells written over each other, which only damage or a crafted file does.
             extent = _extent_or_empty(first_row, first_column, last_row, last_column)
-            if extent[0] * extent[1] > MAX_SHEET_CELLS:
+            if extent[0] * extent[1] > CALAMINE_WORKBOOK_CELLS:
                 return (*extent, text)
             raise _XlsbOdd("more cells than its grid")
         if kind == _XLSB_CELL_ISST:

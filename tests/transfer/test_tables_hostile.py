@@ -613,6 +613,7 @@ def test_an_xlsb_with_more_row_headers_or_cells_than_a_sheet_holds_is_refused(
 
     monkeypatch.setattr(tables, "MAX_SHEET_ROWS", 20)
     monkeypatch.setattr(tables, "MAX_SHEET_CELLS", 20)
+    monkeypatch.setattr(tables, "CALAMINE_WORKBOOK_CELLS", 20)
     row = xlsb_record(0x00, struct.pack("<IIH", 0, 0, 300) + bytes(5))
 
     def cell(column: int) -> bytes:
