@@ -1283,6 +1283,11 @@ def _minor_units(number: Decimal | None, digits: int) -> int | None:
 
 
 MAX_QUANTITY = Decimal(10) ** 9
+_LONGEST_NUMBER = 40  # characters of a quantity, price or total as typed
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def _too_large(name: str, data: _RowData) -> str:
@@ -1320,12 +1325,17 @@ def _parsed_sale(
         return None, _("“{value}” is not a date.").format(value=data.text("date")[:40])
     problem = None
     try:
+        for name in _TOO_LARGE:  # a number as long as this is too large for any sale, and
+            if len(data.text(name)) > _LONGEST_NUMBER:  # 100,000 digits took a second
+                raise _TooLarge
         name = "quantity"
         quantity = _number(values.get(name), decimal_comma) or Decimal(1)
         name = "unit_price"
         unit = _money(values.get(name), digits, decimal_comma)
         name = "amount"
         amount = _money(values.get(name), digits, decimal_comma)
+    except _TooLarge:
+        problem, quantity, unit, amount = _too_large(name, data), Decimal(1), 0, 0
     except ValueError:
         problem = _(_NUMBER_PROBLEMS[name]).format(value=data.text(name)[:40])
         quantity, unit, amount = Decimal(1), 0, 0
@@ -1340,8 +1350,10 @@ def _parsed_sale(
     limit = MAX_AMOUNT * 10**digits
     if abs(amount) >= limit or abs(unit) >= limit:
         # More than any sale (and than SQLite's integers hold: a 20-digit invoice number
-        # mapped to the total stopped the whole import).
-        name = "amount" if values.get("amount") is not None else "unit_price"
+        # mapped to the total stopped the whole import). Named by what was typed too large:
+        # the total, else the unit price, else the quantity that multiplied it.
+        given = values.get("amount") is not None
+        name = "amount" if given else "unit_price" if abs(unit) >= limit else "quantity"
         problem, unit, amount = _too_large(name, data), 0, 0
     text = {name: cell_text(values.get(name)) for name in _SALE_TEXTS}
     sale = (moment.iso, moment.text, text["customer_email"], text["customer_phone"],

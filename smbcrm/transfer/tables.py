@@ -26,7 +26,8 @@ from smbcrm.core.errors import UserError
 from smbcrm.core.i18n import _, format_count
 from smbcrm.transfer.xls_extent import (
     XLS_MAX_DECLARED_CELLS,
-    XLS_MAX_FORMULA_SPACES_COST,
+    XLS_MAX_FORMULA_COST,
+    XLS_MAX_FORMULA_TEXT,
     XlsDamaged,
     XlsEncrypted,
     xls_sheet_extents,
@@ -331,17 +332,17 @@ def _check_xls_extent(path: Path) -> None:
         raise _password_error(path) from None
     except XlsDamaged:
         raise _damaged_error(path) from None
-    total = cost = 0
+    total = text = cost = 0
     for sheet in sheets:
         if sheet.declared > XLS_MAX_DECLARED_CELLS:
             raise _damaged_error(path)  # more than any .xls holds: room calamine cannot get
         if sheet.rows * sheet.columns > CALAMINE_WORKBOOK_CELLS:
             raise _save_as_xlsx_error(path, sheet.name, sheet.rows, sheet.columns)
         total += sheet.rows * sheet.columns + sheet.formulas
-        cost += sheet.spaces_cost
+        text, cost = text + sheet.formula_text, cost + sheet.formula_cost
     if total > CALAMINE_WORKBOOK_CELLS:
         raise _workbook_too_large_error(path, total)
-    if cost > XLS_MAX_FORMULA_SPACES_COST:
+    if text > XLS_MAX_FORMULA_TEXT or cost > XLS_MAX_FORMULA_COST:
         raise _damaged_error(path)  # formulas no spreadsheet program writes
 
 

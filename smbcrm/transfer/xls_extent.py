@@ -33,9 +33,19 @@ _MULRK = 0x00BD  # a row, its first column, then a 6-byte value for each column 
 # PtgAttrSpace (and its variant), then a byte of kind and the count of spaces it asks for.
 _SPACE_TOKENS = (b"\x19\x40", b"\x19\x41")
 _FORMULA_TOKENS_AT = 22  # after position, format, value, flags, cache and the tokens' size
-# Spaces squared, summed over the formulas: what calamine's text building costs (one insert at
-# the front of the text for each). Real formulas have a few spaces each.
-XLS_MAX_FORMULA_SPACES_COST = 1_000_000_000
+# What calamine's formula texts cost, estimated from their tokens' bytes (a byte of an operand
+# that looks like a token only makes the estimate larger): their length (a defined or sheet
+# name is written out for each 5-byte token that names it: 85 times a file's size), and the
+# characters moved by what it inserts at the front of a text (each space of a space token, a
+# sign, a parenthesis). Real formulas are far from both bounds.
+# A LibreOffice workbook of 40,000 formulas with spaces, signs and a sheet reference measured
+# 9 MB and 272 million: a full .xls of five such columns stays within both.
+XLS_MAX_FORMULA_TEXT = 256 << 20
+XLS_MAX_FORMULA_COST = 20_000_000_000
+_CHARACTERS_A_TOKEN_BYTE = 4  # a reference "AB123" from 5 bytes, a function name from 4...
+_NAME_TOKENS = bytes((0x23, 0x43, 0x63, 0x39, 0x59, 0x79, 0x3A, 0x5A, 0x7A, 0x3B, 0x5B, 0x7B))
+_FRONT_TOKENS = bytes((0x12, 0x13, 0x15))  # unary plus and minus, parentheses
+_NAME = 0x0018  # a defined name: its length in characters at byte 3
 # Directory entries are 128 bytes: a UTF-16 name of 64, then (at 116) first sector and size.
 _DIRECTORY_ENTRY = 128
 _MINI_STREAM_CUTOFF = 4096  # calamine's, whatever the header says
@@ -59,12 +69,14 @@ class XlsSheetExtent(NamedTuple):
     columns: int
     declared: int  # the cells its DIMENSIONS records make calamine reserve room for
     formulas: int  # the cells of calamine's grid of formula texts
-    spaces_cost: int  # what turning its formulas into text costs (see XLS_MAX_FORMULA_SPACES_COST)
+    formula_text: int  # bytes of formula text calamine builds, estimated (XLS_MAX_FORMULA_TEXT)
+    formula_cost: int  # characters it moves building them, estimated (XLS_MAX_FORMULA_COST)
 
 
 def xls_sheet_extents(path: Path) -> list[XlsSheetExtent]:
     """The extent of each sheet of the sheet list, in the workbook's order. Raises XlsEncrypted,
     or XlsDamaged when the file cannot be read this way (calamine is then not trusted with it)."""
+    _check_chains(path)
     try:
         with olefile.OleFileIO(str(path)) as container:
             data = _workbook_stream(container)
@@ -74,13 +86,65 @@ def xls_sheet_extents(path: Path) -> list[XlsSheetExtent]:
     # Real sheets follow each other: each record is read once. Sheets that overlap (crafted)
     # would be read again for each; past twice the stream's bytes, the file is refused.
     budget = [2 * len(data)]
-    measured: dict[int, tuple[int, int, int, int, int]] = {}
+    measured: dict[int, tuple[int, int, int, int, int, int]] = {}
     extents = []
-    for name, offset in _sheets(data):
+    sheets = _sheets(data)
+    longest = _longest_name(data, [name for name, _offset in sheets])
+    for name, offset in sheets:
         if offset not in measured:
-            measured[offset] = _measure(data, offset, budget)
+            measured[offset] = _measure(data, offset, budget, longest)
         extents.append(XlsSheetExtent(name, *measured[offset]))
     return extents
+
+
+_FREE, _END, _SPECIAL = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFA  # sector ids from _SPECIAL on
+
+
+def _check_chains(path: Path) -> None:
+    """Follow the container's sector chains as calamine does before it reads any stream, and
+    refuse what would make it loop or copy the same sectors over and over: calamine follows the
+    DIFAT chain from the header's start whatever the header's count says, loads every FAT
+    sector it names (the same one named thousands of times took gigabytes), and follows the
+    directory chain to its end (a chain that loops back aborted it). olefile checks neither."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError:
+        raise XlsDamaged from None
+    if len(data) < 512:
+        raise XlsDamaged
+    size = {0x0009: 512, 0x000C: 4096}.get(int.from_bytes(data[30:32], "little"))
+    if size is None:
+        raise XlsDamaged
+    count = (len(data) - size) // size  # sectors after the header's
+
+    def sector(number: int) -> bytes:
+        if number >= count:
+            raise XlsDamaged
+        return data[size + number * size : size + (number + 1) * size]
+
+    difat = list(struct.unpack_from("<109I", data, 76))
+    seen: set[int] = set()
+    number = int.from_bytes(data[68:72], "little")
+    while number < _SPECIAL:
+        if number in seen:
+            raise XlsDamaged
+        seen.add(number)
+        difat += struct.unpack(f"<{size // 4}I", sector(number))
+        number = difat.pop()
+    fat_sectors = [number for number in difat if number != _FREE]
+    if len(fat_sectors) > count:
+        raise XlsDamaged  # FAT sectors named again and again
+    fat: list[int] = []
+    for number in fat_sectors:
+        fat += struct.unpack(f"<{size // 4}I", sector(number))  # damaged past the end
+    seen.clear()
+    number = int.from_bytes(data[48:52], "little")
+    while number != _END:
+        if number in seen or number >= len(fat):
+            raise XlsDamaged  # a directory chain that loops, or leaves the file
+        seen.add(number)
+        number = fat[number]
 
 
 def _workbook_stream(container: olefile.OleFileIO) -> bytes:
@@ -135,6 +199,15 @@ def _sheets(data: bytes) -> list[tuple[str, int]]:
     return sheets
 
 
+def _longest_name(data: bytes, sheets: list[str]) -> int:
+    """The most UTF-8 bytes a defined or sheet name takes in a formula's text."""
+    longest = max((len(name.encode("utf-8")) for name in sheets), default=0)
+    for kind, at, length in _records(data, 0):
+        if kind == _NAME and length >= 4:
+            longest = max(longest, 3 * data[at + 3])  # at most 3 UTF-8 bytes a character
+    return longest
+
+
 def _sheet_name(field: bytes) -> str:
     """A ShortXLUnicodeString (BIFF8: count, flags, then 8- or 16-bit characters), or BIFF5's
     count and 8-bit characters."""
@@ -167,11 +240,13 @@ class _Box:
         return self.last_row - self.first_row + 1, self.last_column - self.first_column + 1
 
 
-def _measure(data: bytes, offset: int, budget: list[int]) -> tuple[int, int, int, int, int]:
-    """(rows, columns, declared cells, formula grid cells, formula spaces cost) of the sheet
-    whose records start at offset."""
+def _measure(
+    data: bytes, offset: int, budget: list[int], longest: int
+) -> tuple[int, int, int, int, int, int]:
+    """(rows, columns, declared cells, formula grid cells, formula text, formula cost) of the
+    sheet whose records start at offset; longest: the longest name a formula may write out."""
     cells, formulas = _Box(), _Box()
-    declared = cost = 0
+    declared = text = cost = 0
     formula = (0, 0)
     for kind, at, length in _records(data, offset, budget):
         if kind in _CELL_RECORDS and length >= 4:
@@ -181,7 +256,8 @@ def _measure(data: bytes, offset: int, budget: list[int]) -> tuple[int, int, int
             formula = _POSITION.unpack_from(data, at)
             cells.add(formula[0], formula[1], formula[1])
             formulas.add(formula[0], formula[1], formula[1])
-            cost += _spaces(data[at + _FORMULA_TOKENS_AT : at + length]) ** 2
+            written, moved = _formula_text(data[at + _FORMULA_TOKENS_AT : at + length], longest)
+            text, cost = text + written, cost + moved
         elif kind == _STRING:
             cells.add(formula[0], formula[1], formula[1])
         elif kind == _MULRK and length >= 6:
@@ -193,7 +269,18 @@ def _measure(data: bytes, offset: int, budget: list[int]) -> tuple[int, int, int
             declared = max(declared, _declared_cells(data[at : at + length]))
     rows, columns = cells.size
     formula_rows, formula_columns = formulas.size
-    return rows, columns, declared, formula_rows * formula_columns, cost
+    return rows, columns, declared, formula_rows * formula_columns, text, cost
+
+
+def _formula_text(tokens: bytes, longest: int) -> tuple[int, int]:
+    """(text length, characters moved) calamine's text of one formula may take, from its
+    tokens: each byte a few characters, each name token a whole name, each front insert a
+    move of the text."""
+    spaces = _spaces(tokens)
+    names = len(tokens) - len(tokens.translate(None, _NAME_TOKENS))
+    fronts = len(tokens) - len(tokens.translate(None, _FRONT_TOKENS)) + tokens.count(b"\x19\x10")
+    text = _CHARACTERS_A_TOKEN_BYTE * len(tokens) + names * longest + spaces
+    return text, (spaces + fronts) * text
 
 
 def _spaces(tokens: bytes) -> int:

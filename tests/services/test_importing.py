@@ -359,12 +359,14 @@ def test_an_amount_too_large_fails_its_row_alone(shop, tmp_path):
         ["ana@correo.co", "03/11/2026", "F-3", "Café", "Café", "1000000000000", "1"],
         ["ana@correo.co", "03/11/2026", "F-4", "Té", "Té", "999999999", "99999999999"],
         ["ana@correo.co", "03/11/2026", "F-5", "Té", "Té", "2", "100.000.000.000.000"],
+        ["ana@correo.co", "03/11/2026", "F-6", "Té", "Té", "1", "9" * 100_000],  # 1 s to parse
     ]
     result = importing.import_purchases(shop, purchases_csv(tmp_path / "grandes.csv", rows))
     assert [(error.row, error.message) for error in result.errors] == [
         (3, "The amount “99999999999999999999” is too large for a sale."),
         (4, "The quantity “1000000000000” is too large for a sale."),
         (6, "The amount “100.000.000.000.000” is too large for a sale."),
+        (7, f"The amount “{'9' * 40}” is too large for a sale."),
     ]
     assert result.created == 2  # the first row, and 999,999,999 units at 99,999,999,999 in all
 

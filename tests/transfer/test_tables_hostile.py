@@ -612,8 +612,7 @@ def test_an_xlsb_with_more_row_headers_or_cells_than_a_sheet_holds_is_refused(
     from smbcrm.transfer.tables import _check_xlsb_extent
 
     monkeypatch.setattr(tables, "MAX_SHEET_ROWS", 20)
-    monkeypatch.setattr(tables, "MAX_SHEET_CELLS", 20)
-    monkeypatch.setattr(tables, "CALAMINE_WORKBOOK_CELLS", 20)
+    monkeypatch.setattr(tables, "CALAMINE_WORKBOOK_CELLS", 20)  # an .xlsb is read whole
     row = xlsb_record(0x00, struct.pack("<IIH", 0, 0, 300) + bytes(5))
 
     def cell(column: int) -> bytes:
@@ -817,6 +816,12 @@ def test_a_csv_line_too_long_for_a_table_is_refused_before_it_is_parsed(tmp_path
         path.write_text("Nombre\nAna" + "," * 1_001 + "\nLuis\n", encoding=encoding)
         with pytest.raises(UserError, match="a line longer than 0 MB"):
             open_table(path)
+    # UTF-16 is found by the codec, however it is spelled: its bytes hold 0x0A in characters
+    # such as "Ċ", which a byte search takes for line ends.
+    path.write_text("Nombre\nAna," + "Ċ" * 1_001 + "\nLuis\n", encoding="utf-16")
+    for spelling in ("utf-16", "utf_16", "UTF16"):
+        with pytest.raises(UserError, match="a line longer than 0 MB"):
+            open_table(path, encoding=spelling)
     # A record goes on across line ends inside quotes: short lines, one record too long.
     path.write_text('Nombre,Notas\nAna,"' + ("," * 50 + "\n") * 40 + '"\nLuis,x\n')
     with (

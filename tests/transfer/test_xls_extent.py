@@ -62,7 +62,7 @@ def test_each_sheet_is_bounded_by_its_cells_as_calamine_reads_it():
     assert [name for name, _offset in sheets] == ["Clientes", "Gráfico", "Hoja año", "Vacía"]
     # Rows 1 to 7 (the MULRK's), columns A to E (its last, in its last two bytes).
     budget = [len(data)]
-    grids = [xls_extent._measure(data, offset, budget)[:2] for _name, offset in sheets]
+    grids = [xls_extent._measure(data, offset, budget, 30)[:2] for _name, offset in sheets]
     assert grids == [(7, 5), (1, 1), (1, 1), (0, 0)]
 
 
@@ -90,7 +90,9 @@ def test_sheets_that_overlap_are_refused_rather_than_read_again_and_again():
 
     def measure(data: bytes) -> list:
         budget = [2 * len(data)]
-        return [xls_extent._measure(data, at, budget)[:2] for _n, at in xls_extent._sheets(data)]
+        return [
+            xls_extent._measure(data, at, budget, 30)[:2] for _n, at in xls_extent._sheets(data)
+        ]
 
     assert measure(stream(1)) == [(1, 1)]
     assert measure(stream(2)) == [(1, 1), (1, 1)]  # read about twice: still within the budget
@@ -109,19 +111,23 @@ def test_what_calamine_also_lays_out_strings_wrapping_mulrk_and_formula_texts():
     # A formula's text before any formula lands at A1 (calamine's starting position).
     data = workbook([("S", 0, number(3_000, 40) + string)])
     budget = [len(data)]
-    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], budget)[:2] == (3_001, 41)
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], budget, 30)[:2] == (3_001, 41)
     # MULRK: one cell a 6-byte value from the first column on, whatever its last-column field
     # says (calamine's check of that field wraps at 65,536).
     lying = record(0x00BD, struct.pack("<HH", 0, 65_535) + bytes(6 * 3) + struct.pack("<H", 1))
     data = workbook([("M", 0, lying)])
-    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], [len(data)])[:2] == (1, 3)
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], [len(data)], 30)[:2] == (1, 3)
     # Formulas: a second grid (their texts), and the cost of the spaces their tokens ask for.
     spaces = b"\x19\x40\x00\xff" * 3 + b"\x1e\x01\x00"  # 3 x 255 spaces, then the number 1
     data = workbook([("F", 0, formula(0, 0) + formula(9, 9, spaces))])
-    rows, columns, _declared, texts, cost = xls_extent._measure(
-        data, xls_extent._sheets(data)[0][1], [len(data)]
+    rows, columns, _declared, texts, written, moved = xls_extent._measure(
+        data, xls_extent._sheets(data)[0][1], [len(data)], 30
     )
-    assert (rows, columns, texts, cost) == (10, 10, 100, (3 * 255) ** 2)
+    text = 4 * len(spaces) + 3 * 255
+    assert (rows, columns, texts, written, moved) == (10, 10, 100, text, 3 * 255 * text)
+    # A name token writes out a whole name: the longest of the workbook's.
+    assert xls_extent._formula_text(b"\x23" + bytes(4), 30) == (4 * 5 + 30, 0)
+    assert xls_extent._formula_text(b"\x12" * 3, 30) == (12, 3 * 12)  # signs insert at the front
 
 
 def cfb(streams: list[tuple[str, bytes]]) -> bytes:
@@ -173,6 +179,7 @@ def test_the_stream_measured_is_the_one_calamine_reads(tmp_path):
         # look-up ignores case and keeps the last of two.
         "case": [("WORKBOOK", fine), ("Book", far)],
         "twice": [("Workbook", far), ("Workbook", fine)],
+        "workbook-first": [("Book", fine), ("Workbook", far)],  # "Workbook" wins, wherever
     }
     for name, streams in cases.items():
         path = tmp_path / f"{name}.xls"
@@ -180,6 +187,10 @@ def test_the_stream_measured_is_the_one_calamine_reads(tmp_path):
         assert xls_extent.xls_sheet_extents(path)[0][:3] == ("Hoja1", 65_536, 65_536)
         with pytest.raises(UserError, match="65,536 rows by 65,536 columns"):
             open_table(path)
+    path = tmp_path / "book-ignored.xls"
+    path.write_bytes(cfb([("Book", far), ("Workbook", fine)]))
+    with open_table(path) as table:
+        assert table.info.sheets == ("Hoja1",)
     path = tmp_path / "many.xls"  # every sheet's grid is built at open: bounded together
     sheets = [(f"H{k}", 0, number(0, 0) + number(1_999, 999)) for k in range(3)]
     path.write_bytes(cfb([("Workbook", workbook(sheets))]))
@@ -236,3 +247,31 @@ def test_far_cells_and_lying_dimensions_in_an_xls_are_refused_not_a_crash(tmp_pa
     for name in ("declared", "inverted"):
         assert results[name].returncode == 3, results[name].stderr[-500:]
         assert f"{name}.xls is damaged" in results[name].stdout
+
+
+def test_formulas_too_costly_to_turn_into_text_and_broken_chains_are_refused(tmp_path, monkeypatch):
+    from smbcrm.core.errors import UserError
+    from smbcrm.transfer import tables
+    from smbcrm.transfer.tables import open_table
+
+    spaces = b"\x19\x40\x00\xff" * 4 + b"\x1e\x01\x00"
+    head = struct.pack("<HHH", 1, 0, 15) + bytes(8) + struct.pack("<HIH", 0, 0, len(spaces))
+    path = tmp_path / "spaces.xls"
+    path.write_bytes(
+        cfb([("Workbook", workbook([("Hoja1", 0, number(0, 0) + record(0x0006, head + spaces))]))])
+    )
+    with open_table(path) as table:
+        assert table.info.sheets == ("Hoja1",)
+    text = 4 * len(spaces) + 4 * 255  # each token byte a few characters, and the spaces
+    monkeypatch.setattr(tables, "XLS_MAX_FORMULA_COST", 4 * 255 * text - 1)
+    with pytest.raises(UserError, match="spaces.xls is damaged"):
+        open_table(path)
+    # calamine follows the directory chain to its end: one that loops back made it allocate
+    # until it aborted (olefile stops after one pass).
+    data = bytearray(cfb([("Workbook", workbook([("Hoja1", 0, number(0, 0))]))]))
+    directory = int.from_bytes(data[48:52], "little")
+    fat = 512 + int.from_bytes(data[76:80], "little") * 512
+    struct.pack_into("<I", data, fat + 4 * directory, directory)
+    path.write_bytes(bytes(data))
+    with pytest.raises(XlsDamaged):
+        xls_extent.xls_sheet_extents(path)
