@@ -132,7 +132,7 @@ def _check_chains(path: Path) -> None:
         seen.add(number)
         difat += struct.unpack(f"<{size // 4}I", sector(number))
         number = difat.pop()
-    fat_sectors = [number for number in difat if number != _FREE]
+    fat_sectors = [number for number in difat if number < _SPECIAL]  # markers are skipped
     if len(fat_sectors) > count:
         raise XlsDamaged  # FAT sectors named again and again
     fat: list[int] = []
