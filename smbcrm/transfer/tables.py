@@ -343,7 +343,12 @@ def _check_xls_extent(path: Path) -> None:
     if total > CALAMINE_WORKBOOK_CELLS:
         raise _workbook_too_large_error(path, total)
     if text > XLS_MAX_FORMULA_TEXT or cost > XLS_MAX_FORMULA_COST:
-        raise _damaged_error(path)  # formulas no spreadsheet program writes
+        raise UserError(
+            _(
+                "The formulas of {name} are too long to read safely from an old .xls file. "
+                "Save it as an Excel workbook (.xlsx) and import that file."
+            ).format(name=path.name)
+        )
 
 
 def _save_as_xlsx_error(path: Path, sheet: str, rows: int, columns: int) -> UserError:

@@ -62,7 +62,7 @@ def test_each_sheet_is_bounded_by_its_cells_as_calamine_reads_it():
     assert [name for name, _offset in sheets] == ["Clientes", "Gráfico", "Hoja año", "Vacía"]
     # Rows 1 to 7 (the MULRK's), columns A to E (its last, in its last two bytes).
     budget = [len(data)]
-    grids = [xls_extent._measure(data, offset, budget, 30)[:2] for _name, offset in sheets]
+    grids = [xls_extent._measure(data, offset, budget, (30, 30))[:2] for _name, offset in sheets]
     assert grids == [(7, 5), (1, 1), (1, 1), (0, 0)]
 
 
@@ -91,7 +91,8 @@ def test_sheets_that_overlap_are_refused_rather_than_read_again_and_again():
     def measure(data: bytes) -> list:
         budget = [2 * len(data)]
         return [
-            xls_extent._measure(data, at, budget, 30)[:2] for _n, at in xls_extent._sheets(data)
+            xls_extent._measure(data, at, budget, (30, 30))[:2]
+            for _n, at in xls_extent._sheets(data)
         ]
 
     assert measure(stream(1)) == [(1, 1)]
@@ -111,23 +112,35 @@ def test_what_calamine_also_lays_out_strings_wrapping_mulrk_and_formula_texts():
     # A formula's text before any formula lands at A1 (calamine's starting position).
     data = workbook([("S", 0, number(3_000, 40) + string)])
     budget = [len(data)]
-    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], budget, 30)[:2] == (3_001, 41)
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], budget, (30, 30))[:2] == (
+        3_001,
+        41,
+    )
     # MULRK: one cell a 6-byte value from the first column on, whatever its last-column field
     # says (calamine's check of that field wraps at 65,536).
     lying = record(0x00BD, struct.pack("<HH", 0, 65_535) + bytes(6 * 3) + struct.pack("<H", 1))
     data = workbook([("M", 0, lying)])
-    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], [len(data)], 30)[:2] == (1, 3)
+    assert xls_extent._measure(data, xls_extent._sheets(data)[0][1], [len(data)], (30, 30))[:2] == (
+        1,
+        3,
+    )
     # Formulas: a second grid (their texts), and the cost of the spaces their tokens ask for.
     spaces = b"\x19\x40\x00\xff" * 3 + b"\x1e\x01\x00"  # 3 x 255 spaces, then the number 1
     data = workbook([("F", 0, formula(0, 0) + formula(9, 9, spaces))])
     rows, columns, _declared, texts, written, moved = xls_extent._measure(
-        data, xls_extent._sheets(data)[0][1], [len(data)], 30
+        data, xls_extent._sheets(data)[0][1], [len(data)], (30, 30)
     )
     text = 4 * len(spaces) + 3 * 255
     assert (rows, columns, texts, written, moved) == (10, 10, 100, text, 3 * 255 * text)
-    # A name token writes out a whole name: the longest of the workbook's.
-    assert xls_extent._formula_text(b"\x23" + bytes(4), 30) == (4 * 5 + 30, 0)
-    assert xls_extent._formula_text(b"\x12" * 3, 30) == (12, 3 * 12)  # signs insert at the front
+    # A name token writes out a whole name: the longest of the workbook's sheets, or names.
+    assert xls_extent._formula_text(b"\x23" + bytes(4), (10, 30)) == (4 * 5 + 30, 0)
+    assert xls_extent._formula_text(b"\x3a" + bytes(6), (10, 30)) == (4 * 7 + 10, 0)
+    # Signs, operators and functions move the text built so far.
+    assert xls_extent._formula_text(b"\x12" * 3, (0, 0)) == (12, 3 * 12)
+    assert xls_extent._formula_text(b"\x21\x1f\x00" * 2, (0, 0)) == (
+        24,
+        2 * 24,
+    )  # signs insert at the front
 
 
 def cfb(streams: list[tuple[str, bytes]]) -> bytes:
@@ -264,7 +277,7 @@ def test_formulas_too_costly_to_turn_into_text_and_broken_chains_are_refused(tmp
         assert table.info.sheets == ("Hoja1",)
     text = 4 * len(spaces) + 4 * 255  # each token byte a few characters, and the spaces
     monkeypatch.setattr(tables, "XLS_MAX_FORMULA_COST", 4 * 255 * text - 1)
-    with pytest.raises(UserError, match="spaces.xls is damaged"):
+    with pytest.raises(UserError, match="formulas of spaces.xls are too long"):
         open_table(path)
     # calamine follows the directory chain to its end: one that loops back made it allocate
     # until it aborted (olefile stops after one pass).
