@@ -23,7 +23,7 @@ from peewee import IntegrityError, SqliteDatabase
 from smbcrm.core.compact_keys import CompactKeys
 from smbcrm.core.dates import utc_now
 from smbcrm.core.errors import UserError
-from smbcrm.core.i18n import N_, _
+from smbcrm.core.i18n import N_, _, format_count
 from smbcrm.core.money import MAX_AMOUNT, minor_digits
 from smbcrm.core.phones import parse_phone, phone_search_text, quick_phone
 from smbcrm.core.progress import CancelToken, ProgressCallback, no_progress
@@ -467,6 +467,9 @@ _INSERT_SEARCH = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _FLUSH_EVERY = 1_000
+# Tags one row may give its customer: each new one is created with queries of its own (20,000
+# in one vCard's CATEGORIES took 5.6 s), and no shop labels a customer with hundreds.
+MAX_TAGS_A_ROW = 50
 # Search entries wait longer. FTS5 writes the entries it holds in memory to the file, as a new
 # segment, as soon as another statement starts in the transaction: written with every flush,
 # 100,000 customers made a hundred small segments, merged again and again (measured: 1.26 s
@@ -501,6 +504,12 @@ class _Upserter:
         self, number: int, fields: tuple, tags: list[str], consent: str | None
     ) -> int | None:
         """Create or update the customer of one row; fields as _plain_fields gives them."""
+        if len(tags) > MAX_TAGS_A_ROW:
+            raise UserError(
+                _("The row names {count} tags; an import gives a customer at most {limit}.").format(
+                    count=format_count(len(tags)), limit=MAX_TAGS_A_ROW
+                )
+            )
         existing = self.index.find(fields)
         if (existing is None and self.options.mode == "update") or (
             existing is not None and self.options.mode == "create"
