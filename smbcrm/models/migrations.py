@@ -67,6 +67,10 @@ def _email_campaigns(db: SqliteDatabase) -> None:
     _run_script(db, "schema_v5.sql")
 
 
+def _leaner_search_index(db: SqliteDatabase) -> None:
+    _run_script(db, "schema_v6.sql")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "first tables", _create_first_tables),
     Migration(
@@ -75,6 +79,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "undoable imports, saved mappings", _undoable_imports),
     Migration(4, "segments and static lists", _segments),
     Migration(5, "email accounts, templates, campaigns, outbox", _email_campaigns),
+    Migration(6, "search index without prefix indexes", _leaner_search_index),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

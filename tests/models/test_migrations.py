@@ -10,6 +10,7 @@ import pytest
 
 from smbcrm.models.migrations import LATEST_VERSION, MIGRATIONS, Migration, schema_version_of
 from smbcrm.services.backup import list_backups
+from smbcrm.services.customers import matching_ids
 from smbcrm.services.shop import open_shop
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -41,6 +42,23 @@ def test_each_fixture_upgrades_to_the_current_schema_keeping_its_data(tmp_path, 
             customers
         )
         assert db.execute_sql("SELECT id, total FROM purchase ORDER BY id").fetchall() == totals
+    finally:
+        db.close_for_good()
+
+
+def test_the_search_index_rebuilt_without_prefix_indexes_still_finds_by_prefix(tmp_path):
+    path = tmp_path / "shop.db"
+    shutil.copy(FIXTURES / "schema_v5.db", path)
+    db = open_shop(path)
+    try:
+        definition = db.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'customer_search'"
+        ).fetchone()[0]
+        assert "prefix" not in definition
+        ana = db.execute_sql("SELECT id FROM customer WHERE email = 'ana.gomez@example.com'")
+        ana_id = ana.fetchone()[0]
+        for typed in ("go", "gom", "Gómez Rest", "ana.gomez@ex", "mede", "antio"):
+            assert ana_id in matching_ids(db, typed), typed
     finally:
         db.close_for_good()
 
