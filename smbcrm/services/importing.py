@@ -426,6 +426,37 @@ class _Index:
         if customer_id % 1024 == 0:
             self._compact()
 
+    def all_new(self, columns: tuple[tuple, ...]) -> bool:
+        """Whether no row of these (columns of a "new" part, _packed) can match a customer
+        already here or another of these rows: no email, phone or code is known or repeated.
+        Set operations on whole columns, no Python step per row."""
+        for name, column in (("email", _EMAIL), ("phone", _PHONE_E164), ("code", _CODE)):
+            given = list(filter(None, columns[column]))
+            unique = set(given)
+            if len(unique) != len(given):
+                return False
+            keys = getattr(self, name)
+            if type(keys) is dict:
+                if not keys.keys().isdisjoint(unique):
+                    return False
+            elif any(map(keys.__contains__, unique)):
+                return False
+        return True
+
+    def add_new(self, ids: range, columns: tuple[tuple, ...]) -> None:
+        """Index rows that all_new said are new, as add would one by one."""
+        for name, column in (("email", _EMAIL), ("phone", _PHONE_E164), ("code", _CODE)):
+            keys = getattr(self, name)
+            pairs = [
+                (key, customer) for key, customer in zip(columns[column], ids, strict=True) if key
+            ]
+            if type(keys) is dict:
+                keys.update(pairs)
+            else:
+                for key, customer in pairs:
+                    keys[key] = customer
+        self._compact()
+
 
 # A checked customer as an import handles it: a plain tuple of the customer table's columns in
 # UPDATABLE's order, the birthday as ISO text. It is what a child process sends (four times
@@ -561,7 +592,44 @@ class _Upserter:
         self.counts["updated" if changed else "skipped"] += 1
         if changed:
             self.touched.append(existing)
+            # Its email, phone or code may be new: later rows must find it by them (a later
+            # row with the code it was given was taken for a new customer, and the whole
+            # import failed on the code being taken).
+            self.index.add(existing, fields)
         return existing
+
+    def add_new(self, columns: tuple[tuple, ...], tags: list[tuple[str, ...]]) -> bool:
+        """Create the customers of rows that are all new (columns and tags of a "new" part,
+        _packed: no consent given, no more tags than a row may name), a batch at a time: True,
+        or False with nothing done when any row may match a customer (then they go row by row).
+
+        The same rows and search entries __call__ makes one row at a time: a big import into a
+        new shop spent a third of its writing time in that Python step (and more unpacking each
+        row's tuple from the child), which here is a few operations on whole columns."""
+        if self.options.mode == "update" or not self.index.all_new(columns):
+            return False
+        count = len(tags)
+        ids = range(self.next_id, self.next_id + count)
+        self.next_id += count
+        tagged = [self.tags.for_row(names) for names in tags]
+        firsts, lasts, emails, _phones, _e164, digits, cities, regions = columns[:8]
+        repeated = (itertools.repeat(value, count) for value in ("unknown", self.now, self.now))
+        self._new += zip(ids, *columns, *repeated, strict=True)
+        self._new_search += zip(
+            ids, map("{} {}".format, firsts, lasts), [email or "" for email in emails], digits,
+            map("{} {}".format, cities, regions), [text for _ids, text in tagged],
+            map("{} ".format, columns[_NOTES]), strict=True,
+        )  # fmt: skip
+        self._new_tags += [
+            (customer, tag)
+            for customer, (tag_ids, _text) in zip(ids, tagged, strict=True)
+            for tag in tag_ids
+        ]
+        self.index.add_new(ids, columns)
+        self.counts["created"] += count
+        if len(self._new) >= _FLUSH_EVERY:
+            self.flush()
+        return True
 
     def flush(self) -> None:
         if not self._new:
@@ -622,9 +690,14 @@ class _Run:
         return ImportResult(self.rows, batch_id=self.batch_id, dry_run=self.dry_run,
                             errors=tuple(self.errors), **self.counts)  # fmt: skip
 
-    def tick(self, number: int, progress: ProgressCallback, cancel: CancelToken | None) -> None:
-        self.rows += 1
-        if self.rows % 500 == 0:
+    def tick(
+        self, number: int, progress: ProgressCallback, cancel: CancelToken | None, rows: int = 1
+    ) -> None:
+        """Count rows read up to the one numbered number; every 500 rows, report and heed
+        Cancel."""
+        passed = self.rows // 500
+        self.rows += rows
+        if self.rows // 500 != passed:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             progress(self.rows, 0, _("Importing row {row}…").format(row=number))
@@ -718,10 +791,40 @@ def _prepared_customers(
             )
             batch.append(item)
             if len(batch) >= _BATCH_ROWS:
-                yield batch
+                yield _packed(batch)
                 batch = []
         if batch:
-            yield batch
+            yield _packed(batch)
+
+
+def _packed(batch: list[tuple]) -> list[tuple]:
+    """A batch of checked rows in parts, as import_customers takes them, in the file's order:
+    ("new", numbers, columns, tags) for each run of rows that may all be new customers (no
+    consent given, not too many tags), each field a column of the run, and ("rows", items)
+    for the other rows, refused ones first (they change nothing, so their place is free).
+
+    Columns also cross from the child three times faster: unpickling a tuple a row took 0.5 s
+    of the writing process's time for 100,000 rows, columns 0.2 s. Equal lists of tags are
+    sent as one object."""
+    refused = [item for item in batch if len(item) == 2]
+    parts: list[tuple] = [("rows", refused)] if refused else []
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    checked = (item for item in batch if len(item) == 4)
+    for new, run in itertools.groupby(checked, key=_may_be_new):
+        items = list(run)
+        if not new:
+            parts.append(("rows", items))
+            continue
+        tags = [shared.setdefault(names, names) for names in (tuple(item[2]) for item in items)]
+        columns = tuple(zip(*[item[1] for item in items], strict=True))
+        parts.append(("new", [item[0] for item in items], columns, tags))
+    return parts
+
+
+def _may_be_new(item: tuple) -> bool:
+    """Whether _Upserter.add_new may take this checked row: it gives no consent and names no
+    more tags than a row may."""
+    return item[3] is None and len(item[2]) <= MAX_TAGS_A_ROW
 
 
 def _checked_row(
@@ -872,17 +975,9 @@ def import_customers(
                 triggers_suspended(db, *SEARCH_TRIGGERS),
                 indexes_suspended(db, "customer", _KEPT_INDEXES) if rebuild else nullcontext(),
             ):
-                for batch in prepared:
-                    for item in batch:
-                        run.tick(item[0], progress, cancel)
-                        if len(item) == 2:
-                            run.errors.append(RowError(*item))
-                            continue
-                        number, fields, tags, consent = item
-                        try:
-                            upsert(number, fields, tags, consent)
-                        except UserError as error:
-                            run.errors.append(RowError(number, error.message))
+                for parts in prepared:
+                    for part in parts:
+                        _write_part(part, upsert, run, progress, cancel)
                 # What is left (search entries, indexes, the commit) takes a while for a big
                 # file, about a second for 100,000 rows, with no row to count.
                 progress(run.rows, 0, _("Saving the imported customers…"))
@@ -890,6 +985,36 @@ def import_customers(
         finally:
             prepared.close()
     return run.result()
+
+
+def _write_part(
+    part: tuple,
+    upsert: _Upserter,
+    run: _Run,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> None:
+    """One part of a batch (_packed): new customers a batch at a time when they all are,
+    otherwise row by row."""
+    if part[0] == "new":
+        _kind, numbers, columns, tags = part
+        run.tick(numbers[-1], progress, cancel, len(numbers))
+        if upsert.add_new(columns, tags):
+            return
+        rows = zip(numbers, zip(*columns, strict=True), tags, strict=True)
+        items = [(number, fields, list(names), None) for number, fields, names in rows]
+    else:
+        items = part[1]
+        run.tick(items[-1][0], progress, cancel, len(items))
+    for item in items:
+        if len(item) == 2:
+            run.errors.append(RowError(*item))
+            continue
+        number, fields, tags, consent = item
+        try:
+            upsert(number, fields, tags, consent)
+        except UserError as error:
+            run.errors.append(RowError(number, error.message))
 
 
 def import_vcards(

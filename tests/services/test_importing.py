@@ -14,6 +14,7 @@ from smbcrm.core.progress import Cancelled, CancelToken
 from smbcrm.models.tables import Customer, ImportBatch, Purchase, PurchaseLine
 from smbcrm.services import customers as cs
 from smbcrm.services import importing
+from smbcrm.services.shop import open_shop
 from smbcrm.transfer import xlsx_slices
 from smbcrm.transfer.tables import normalise_cell as tables_normalise
 
@@ -566,3 +567,109 @@ def test_the_quick_check_of_a_row_agrees_with_clean_customer(full_name):
                 assert found == expected, (cells, found, expected)
             agreed += len(expected) == 4
     assert quick_rows > 1_000 and agreed > quick_rows  # the quick way is taken, not always
+
+
+def test_a_row_finds_the_customer_an_earlier_row_gave_its_code_or_email(shop, tmp_path):
+    path = workbook(tmp_path / "codigos.xlsx", headers=["Código", "Nombre", "Correo electrónico",
+                                                       "Teléfono"], rows=[  # fmt: skip
+        ["K1", "Ana", "ana@correo.co", "300 111 2222"],
+        ["K2", "Ana", "ana@correo.co", ""],  # Ana's code becomes K2
+        ["K2", "Ana", "otro@correo.co", ""],  # K2 is Ana: her email changes
+        ["", "Ana", "", "300 111 2222"],  # found by phone: still Ana
+        ["", "Ana", "otro@correo.co", ""],  # found by her new email
+    ], title=False)  # fmt: skip
+    result = importing.import_customers(shop, path)
+    assert (result.created, result.updated, result.skipped, result.errors) == (1, 2, 2, ())
+    assert shop.execute_sql("SELECT code, email FROM customer").fetchall() == [
+        ("K2", "otro@correo.co")
+    ]
+
+
+def _shop_state(db) -> dict[str, list]:
+    """Every row an import writes, times left out (each import stamps its own)."""
+    queries = {
+        "customer": "SELECT id, code, first_name, last_name, email, phone, phone_e164, "
+        "phone_digits, city, region, country, birthday, notes, email_consent FROM customer",
+        "search": "SELECT rowid, name, email, phone, place, tags, notes FROM customer_search",
+        "tags": "SELECT customer_id, t.name FROM customer_tag JOIN tag t ON t.id = tag_id",
+        "activity": "SELECT customer_id, kind, summary FROM activity",
+        "changes": "SELECT customer_id, action, previous FROM import_change",
+        "consent": "SELECT customer_id, state, source FROM consent_event",
+    }
+    return {name: sorted(db.execute_sql(sql).fetchall(), key=repr) for name, sql in queries.items()}
+
+
+@pytest.mark.parametrize(
+    ("mode", "compact"), [("both", False), ("both", True), ("create", False), ("update", False)]
+)
+def test_new_customers_written_a_batch_at_a_time_are_those_made_row_by_row(
+    tmp_path, monkeypatch, mode, compact
+):
+    """_Upserter.add_new (whole runs of new customers) against __call__ (one row at a time),
+    on a file that mixes every case the fast path must hand back to the slow one: rows that
+    repeat an email, phone or code of this file or of the shop, in the same batch or a later
+    one, consent given, too many tags, refused rows."""
+    monkeypatch.setattr(importing, "_BATCH_ROWS", 40)
+    if compact:  # the keys move to CompactKeys tables early
+        monkeypatch.setattr(importing._Index, "COMPACT_AFTER", 30)
+    headers = ["Código", "Nombre", "Apellidos", "Correo electrónico", "Teléfono", "Ciudad",
+               "Etiquetas", "Acepta correos", "Notas"]  # fmt: skip
+    rng = random.Random(7)
+    rows = []
+    for i in range(400):
+        email, phone, code = f"c{i}@correo.co", f"300 {i:07d}", f"K{i}"
+        # In each batch of 40: rows 4-7 and 10-19 may be new, between rows that give consent;
+        # row 7 repeats row 4's email, rows 25 and 26 one of rows 10-19, of this batch and of
+        # the one before; the other rows are drawn at random.
+        slot = i % 40
+        kind = 2 if slot in (3, 8, 9, 20) else 99 if 4 <= slot <= 19 else rng.randrange(12)
+        if slot == 7:
+            email = f"c{i - 3}@correo.co"
+        elif slot in (25, 26) and i > 40:
+            email = f"c{i - 13 - (slot - 25) * 40}@correo.co"
+        elif kind == 0 and i:  # an email, phone or code of an earlier row
+            earlier = rng.randrange(i)
+            email, phone, code = rng.choice([
+                (f"c{earlier}@correo.co", phone, code), (email, f"300 {earlier:07d}", code),
+                (email, phone, f"K{earlier}"),
+            ])  # fmt: skip
+        elif kind == 1:  # a customer the shop has
+            email, phone, code = rng.choice([("vieja@correo.co", phone, code),
+                                             (email, "310 999 0000", code), (email, phone, "K-OLD")])  # fmt: skip
+        tags = rng.choice(["", "VIP", "VIP, Vecino"])
+        if i % 50 == 13:
+            tags = ", ".join(f"t{n}" for n in range(60))
+        consent = "sí" if kind == 2 else ""
+        email = "no-es-correo" if kind == 3 else email
+        rows.append([code, f"Cliente {i}", f"Apellido {i % 7}", email, phone, "Cali", tags,
+                     consent, "nota" if i % 5 else ""])  # fmt: skip
+    path = workbook(tmp_path / "mezcla.xlsx", headers=headers, rows=rows)
+    states, results, taken = [], [], []
+    add_new = importing._Upserter.add_new
+
+    def counted(self, columns, tags):
+        taken.append(add_new(self, columns, tags))
+        return taken[-1]
+
+    for batched in (True, False):
+        monkeypatch.setattr(importing._Upserter, "add_new", counted if batched else
+                            lambda self, columns, tags: False)  # fmt: skip
+        db = open_shop(tmp_path / f"shop-{batched}.db")
+        try:
+            cs.create_customer(db, cs.CustomerInput(first_name="Vieja", email="vieja@correo.co"),
+                               region="CO", tags=["Antigua"])  # fmt: skip
+            cs.create_customer(db, cs.CustomerInput(first_name="Tel", phone="310 999 0000"),
+                               region="CO")  # fmt: skip
+            cs.create_customer(db, cs.CustomerInput(first_name="Cod", code="K-OLD"), region="CO")
+            monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
+            result = importing.import_customers(db, path, options=importing.ImportOptions(mode))
+            results.append((result.rows, result.created, result.updated, result.skipped,
+                            result.errors))  # fmt: skip
+            states.append(_shop_state(db))
+        finally:
+            db.close_for_good()
+    assert results[0] == results[1]
+    assert results[0][1] > 200 if mode != "update" else results[0][1] == 0
+    assert states[0] == states[1]
+    # Both ways were taken: whole runs, and runs handed back to go row by row.
+    assert (True in taken, False in taken) == (mode != "update", True)
