@@ -854,6 +854,8 @@ _QUICK_LIMITS = tuple(LIMITS[name] for name in _QUICK_FIELDS)
 _QUICK_SHORTEST = min(limit for name, limit in LIMITS.items() if name != "country")
 # Birthdays are looked up as typed: 100,000 customers share about 20,000 of them.
 _QUICK_DATES = 40_000
+# So are lists of tags: a file repeats a few ("VIP", "VIP, Vecino").
+_QUICK_TAG_LISTS = 10_000
 
 
 class _QuickRows:
@@ -878,6 +880,7 @@ class _QuickRows:
         self.order, self.epoch_1904, self.region = order, epoch_1904, region
         self.today = date.today()
         self.dates: dict[str, str | None] = {}  # birthdays as typed -> as stored
+        self.tag_lists: dict[str, tuple[str, ...]] = {}  # tags as typed -> split
 
     def __call__(self, number: int, cells: list) -> tuple | None:
         width = len(cells)
@@ -904,7 +907,9 @@ class _QuickRows:
         try:
             lowered = normalise_email(email) if email else None
             birthday = self._birthday(cells, width)
-            consent = _consent(self._cell(cells, width, self.consent))
+            consent = (
+                None if self.consent is None else _consent(self._cell(cells, width, self.consent))
+            )
         except (EmailNotValidError, ValueError):
             return None
         country = country.upper()
@@ -916,8 +921,7 @@ class _QuickRows:
             e164, digits = quick[0], quick[2]
         fields = (first, last, lowered, phone, e164, digits, city, region,
                   country or self.region, birthday, notes, code or None)  # fmt: skip
-        return (number, fields, _split_tags(cell_text(self._cell(cells, width, self.tags))),
-                consent)  # fmt: skip
+        return (number, fields, self._tags(cells, width), consent)
 
     @staticmethod
     def _each_tidy(texts: list[str]) -> bool:
@@ -929,6 +933,17 @@ class _QuickRows:
     @staticmethod
     def _cell(cells: list, width: int, column: int | None) -> Any:
         return cells[column] if column is not None and column < width else None
+
+    def _tags(self, cells: list, width: int) -> list[str]:
+        """The row's tags, split once for each way a file writes them ("VIP, Vecino")."""
+        value = self._cell(cells, width, self.tags)
+        text = value if value.__class__ is str else cell_text(value)
+        split = self.tag_lists.get(text)
+        if split is None:
+            split = tuple(_split_tags(text))
+            if len(self.tag_lists) < _QUICK_TAG_LISTS:
+                self.tag_lists[text] = split
+        return list(split)
 
     def _birthday(self, cells: list, width: int) -> str | None:
         value = self._cell(cells, width, self.birthday)
