@@ -14,6 +14,7 @@ from smbcrm.core.progress import Cancelled, CancelToken
 from smbcrm.models.tables import Customer, ImportBatch, Purchase, PurchaseLine
 from smbcrm.services import customers as cs
 from smbcrm.services import importing
+from smbcrm.services.duplicates import merge_customers
 from smbcrm.services.shop import open_shop
 from smbcrm.transfer import xlsx_slices
 from smbcrm.transfer.tables import normalise_cell as tables_normalise
@@ -639,6 +640,10 @@ def test_new_customers_written_a_batch_at_a_time_are_those_made_row_by_row(
         tags = rng.choice(["", "VIP", "VIP, Vecino"])
         if i % 50 == 13:
             tags = ", ".join(f"t{n}" for n in range(60))
+        elif i % 50 == 14:  # a tag that cannot be one (a line inside the cell, too long)
+            tags = rng.choice(["VIP\nVecino", "x" * 60])
+        elif i % 50 == 37:
+            code = "K-MERGED"  # the code of a customer merged into another
         consent = "sí" if kind == 2 else ""
         email = "no-es-correo" if kind == 3 else email
         rows.append([code, f"Cliente {i}", f"Apellido {i % 7}", email, phone, "Cali", tags,
@@ -661,6 +666,9 @@ def test_new_customers_written_a_batch_at_a_time_are_those_made_row_by_row(
             cs.create_customer(db, cs.CustomerInput(first_name="Tel", phone="310 999 0000"),
                                region="CO")  # fmt: skip
             cs.create_customer(db, cs.CustomerInput(first_name="Cod", code="K-OLD"), region="CO")
+            merged = cs.create_customer(db, cs.CustomerInput(first_name="Ida", code="K-MERGED"),
+                                        region="CO")  # fmt: skip
+            merge_customers(db, 1, merged)
             monkeypatch.setattr(importing, "WORKER_FILE_BYTES", 0)
             result = importing.import_customers(db, path, options=importing.ImportOptions(mode))
             results.append((result.rows, result.created, result.updated, result.skipped,
@@ -670,6 +678,17 @@ def test_new_customers_written_a_batch_at_a_time_are_those_made_row_by_row(
             db.close_for_good()
     assert results[0] == results[1]
     assert results[0][1] > 200 if mode != "update" else results[0][1] == 0
+    rows = [error.row for error in results[0][4]]
+    assert rows == sorted(rows) and len(rows) > 20  # in the file's order
     assert states[0] == states[1]
     # Both ways were taken: whole runs, and runs handed back to go row by row.
     assert (True in taken, False in taken) == (mode != "update", True)
+
+
+def test_the_reading_child_keeps_only_short_lists_of_tags_it_has_split():
+    quick = importing._QuickRows({0: "first_name", 1: "tags"}, None, False, "CO")
+    long_tags = ", ".join(f"etiqueta{n}" for n in range(2_000))  # 25 KB in one cell
+    assert quick(2, ["Ana", "VIP, Vecino"])[2] == ["VIP", "Vecino"]
+    assert len(quick(3, ["Luis", long_tags])[2]) == 2_000
+    assert quick(4, ["Marta", "VIP, Vecino"])[2] == ["VIP", "Vecino"]
+    assert list(quick.tag_lists) == ["VIP, Vecino"]  # 10,000 cells of 50 KB would hold 2 GB
