@@ -148,7 +148,8 @@ class SlicedSheet:
         size = FIRST_SLICE_BYTES
         while True:
             block = self._stream.read(_BLOCK)
-            if any(mark in buffer[-16:] + block for mark in _HIDING):
+            seam = buffer[-16:] + block[:16]  # a mark cut in two by the block's start
+            if any(mark in block or mark in seam for mark in _HIDING):
                 raise _Hidden
             buffer += block
             if head is None:
