@@ -608,8 +608,9 @@ def test_new_customers_written_a_batch_at_a_time_are_those_made_row_by_row(
 ):
     """_Upserter.add_new (whole runs of new customers) against __call__ (one row at a time),
     on a file that mixes every case the fast path must hand back to the slow one: rows that
-    repeat an email, phone or code of this file or of the shop, in the same batch or a later
-    one, consent given, too many tags, refused rows."""
+    repeat an email, phone or code of this file or of the shop (a merged customer's code too),
+    in the same batch or a later one, consent given, too many tags, a tag that cannot be one,
+    refused rows."""
     monkeypatch.setattr(importing, "_BATCH_ROWS", 40)
     if compact:  # the keys move to CompactKeys tables early
         monkeypatch.setattr(importing._Index, "COMPACT_AFTER", 30)
