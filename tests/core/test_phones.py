@@ -6,7 +6,13 @@ import random
 
 import phonenumbers
 
-from smbcrm.core.phones import Phone, parse_phone, phone_search_text, quick_phone
+from smbcrm.core.phones import (
+    Phone,
+    parse_phone,
+    phone_search_text,
+    quick_phone,
+    quick_phones,
+)
 
 
 def library(typed: str, region: str) -> str | None:
@@ -75,3 +81,44 @@ def test_the_quick_phone_agrees_with_parse_phone_and_the_search_text():
             phone_search_text(parsed.typed, parsed.e164, parsed.national),
         ), typed
     assert answered > 5_000
+
+
+def _row_by_row(typed: str) -> tuple[str | None, str] | None:
+    """What an import stores for one number (E.164, search text); None when quick_phone does
+    not answer for it."""
+    if not typed:
+        return None, ""
+    quick = quick_phone(typed, "CO")
+    if quick is None:
+        parsed = parse_phone(typed, "CO")
+        if parsed.e164 is None and phone_search_text(typed, None) == "":
+            return None, ""  # only separators: no digits, whichever way
+        return None
+    return quick[0], quick[2]
+
+
+def test_a_column_of_numbers_gets_what_each_gets_alone():
+    rng = random.Random(5)
+    styles = ("{p} {a} {b}", "{p}{a}{b}", "+57 {p} {a}{b}", "({p}) {a}-{b}", "57{p}{a}{b}",
+              "+57{p}{a}{b}", "{p}-{a}-{b}", "{p}.{a}.{b}", "57 {p} {a} {b}", "", "-", "( )")  # fmt: skip
+    odd = ("+5{p}{a}{b}", "0{p}{a}{b}", "{p}{a}", "{p} {a} {b} ext 1", "\u0663{p}{a}{b}",
+           "{p}{a}{b}\n300{a}{b}", "5757{p}{a}{b}", "+57+57{p}{a}{b}", "{p} {a} {b}\n")  # fmt: skip
+    answered = refused = 0
+    for round_ in range(400):
+        column = [
+            rng.choice(styles + (odd if round_ % 4 == 1 else ())).format(
+                p=rng.choice((300, 301, 310, 315, 320, 350) + ((333, 601) if round_ % 4 else ())),
+                a=f"{rng.randint(0, 999):03d}",
+                b=f"{rng.randint(0, 9999):04d}",
+            )
+            for _row in range(rng.randint(1, 30))
+        ]
+        found = quick_phones(column)
+        each = [_row_by_row(typed) for typed in column]
+        if found is None:
+            refused += 1
+            assert None in each or any("\n" in typed for typed in column), column
+            continue
+        answered += 1
+        assert found == ([pair[0] for pair in each], [pair[1] for pair in each]), column
+    assert answered > 100 and refused > 100

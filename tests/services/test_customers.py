@@ -189,6 +189,35 @@ def test_the_fast_email_check_agrees_with_email_validator():
         assert got == expected, address
 
 
+def test_a_column_of_addresses_is_simple_only_when_each_is():
+    import random
+
+    from email_validator import EmailNotValidError
+
+    rng = random.Random(4)
+    plain = ["ana@gmail.com", "j.perez@une.net.co", "a+b@correo.com.co", "x_y@sub.domain.org", ""]
+    odd = ["ANA@gmail.com", "ana@ejemplo.test", "ana@localhost", "juan..perez@gmail.com",
+           "ñandú@correo.co", "x" * 65 + "@correo.co", "ana@" + "d" * 60 + ".com", " ana@gmail.com",
+           "ana@gmail.com\nluis@gmail.com", "ana@gmail.c", "a b@gmail.com", "ana@gmail.com\n"]  # fmt: skip
+    simple = not_simple = 0
+    for round_ in range(600):
+        pool = plain + odd if round_ % 3 == 0 else plain
+        column = [rng.choice(pool) for _row in range(rng.randint(1, 20))]
+        each = []
+        for address in column:
+            try:
+                each.append(address == "" or cs.normalise_email(address) == address)
+            except EmailNotValidError:
+                each.append(False)
+        if cs.simple_emails(column):
+            simple += 1
+            assert all(each), column  # normalise_email would keep each as it is
+        else:  # then the import asks normalise_email for each
+            not_simple += 1
+            assert not set(column) <= set(plain), column
+    assert simple > 200 and not_simple > 100
+
+
 @settings(max_examples=2_000)
 @given(st.text(max_size=40))
 def test_the_quick_check_of_tidy_text_agrees_with_the_rules(value):

@@ -570,6 +570,63 @@ def test_the_quick_check_of_a_row_agrees_with_clean_customer(full_name):
     assert quick_rows > 1_000 and agreed > quick_rows  # the quick way is taken, not always
 
 
+def _plain_rows(count: int, seed: int):
+    """Rows as most shop files hold them, in _odd_rows' columns."""
+    rng = random.Random(seed)
+    for number in range(count):
+        yield [rng.choice(["Ana", "Luis", "José María", "Zoë"]), rng.choice(["Gómez", "", "Ruiz"]),
+               rng.choice([f"c{number}@correo.co", f"C{number}@Correo.co", ""]),
+               rng.choice([f"300 {number:07d}", f"+57 315{number:07d}", "", 3001234567]),
+               "Medellín", "Antioquia", rng.choice(["CO", "", "co"]),
+               rng.choice(["29/02/1988", "1990-07-15", "", date(1985, 5, 6), None]),
+               rng.choice(["", "nota"]), rng.choice([f"K{number}", "", 7]), rng.choice(["", None]),
+               rng.choice(["VIP", "VIP, Vecino", ""] * 30 + [", ".join(map(str, range(60)))])]  # fmt: skip
+
+
+def _each_item(parts: list[tuple]) -> list[tuple]:
+    """The rows of a batch's parts one by one, as _checked_row gives them."""
+    items = []
+    for part in parts:
+        if part[0] == "new":
+            _kind, numbers, columns, tags = part
+            rows = zip(numbers, zip(*columns, strict=True), tags, strict=True)
+            items += [(number, fields, list(names), None) for number, fields, names in rows]
+        else:
+            items += part[1]
+    return items
+
+
+@pytest.mark.parametrize(("consent", "full_name"), [(False, False), (True, False), (True, True)])
+def test_a_batch_checked_a_column_at_a_time_gives_what_each_row_gives(consent, full_name):
+    fields = ["first_name", "last_name", "email", "phone", "city", "region", "country",
+              "birthday", "notes", "code", "consent", "tags"]  # fmt: skip
+    if full_name:
+        fields[1] = "full_name"
+    mapping = dict(enumerate(fields))
+    if not consent:
+        del mapping[10]
+    rng = random.Random(8)
+    plain = _plain_rows(20_000, seed=1)
+    odd = _odd_rows(20_000, seed=2)
+    columns = refused = 0
+    for order in (importing.DateOrder("DMY", False), None):
+        quick = importing._QuickRows(mapping, order, False, "CO")
+        for round_ in range(300):
+            share = rng.choice([0, 0, 0.02, 0.2, 1])  # of odd rows in the batch
+            batch = [(round_ * 100 + at, [tables_normalise(value) for value in
+                      (next(odd) if rng.random() < share else next(plain))])
+                     for at in range(rng.randint(1, 60))]  # fmt: skip
+            expected = [importing._checked_row(number, cells, mapping, order, False, "CO")
+                        for number, cells in batch]  # fmt: skip
+            parts = quick.parts(batch)
+            assert _each_item(parts) == expected, batch
+            for part in parts:  # what _Upserter.add_new may take
+                assert part[0] != "new" or max(map(len, part[3])) <= importing.MAX_TAGS_A_ROW
+            columns += sum(len(part[1]) for part in parts if part[0] == "new")
+            refused += sum(len(item) == 2 for item in expected)
+    assert columns > 5_000 and refused > 500  # both ways taken
+
+
 def test_a_row_finds_the_customer_an_earlier_row_gave_its_code_or_email(shop, tmp_path):
     path = workbook(tmp_path / "codigos.xlsx", headers=["Código", "Nombre", "Correo electrónico",
                                                        "Teléfono"], rows=[  # fmt: skip
