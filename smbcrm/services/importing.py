@@ -3,6 +3,7 @@ one transaction per import, and undo of a whole import."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -1013,7 +1014,12 @@ class _QuickRows:
         return emails
 
     def _births(self, values: tuple, refused: set[int]) -> list[str | None]:
-        if self.dates.keys() >= set(values):  # every one seen before
+        seen = set(values)
+        for value in seen.difference(self.dates):
+            if value.__class__ in _KEPT_DATES:
+                with contextlib.suppress(ValueError):  # its rows go one by one, below
+                    self._birthday_of(value)  # kept for the rows that follow
+        if self.dates.keys() >= seen:
             return list(map(self.dates.get, values))
         births: list[str | None] = []
         for at, value in enumerate(values):

@@ -203,6 +203,20 @@ def test_far_apart_cells_in_a_later_slice_are_refused(tmp_path, monkeypatch, tin
         list(t.rows())
 
 
+@pytest.mark.parametrize("far", ["XFD59", "Z59"])
+def test_a_cell_past_the_columns_of_the_slices_before_counts(
+    tmp_path, monkeypatch, tiny_slices, far
+):
+    # Slices after the first are checked in one pass for a reference past the columns seen
+    # so far (or past row 99,999): a cell far to the right deep in the sheet is still seen.
+    monkeypatch.setattr(tables, "MAX_SHEET_CELLS", 600_000)  # 5 columns by 99,999 rows pass
+    source = customers_workbook(tmp_path / "c.xlsx")
+    assert len(read(source)[1]) == 60
+    path = patch_sheet(source, tmp_path / "p.xlsx", [('<c r="E59"', f'<c r="{far}"')])
+    with pytest.raises(UserError, match="too large"), tables.open_table(path) as t:
+        list(t.rows())
+
+
 def test_damaged_xml_in_a_later_slice_is_a_plain_user_error(tmp_path, tiny_slices):
     source = customers_workbook(tmp_path / "c.xlsx")
     path = patch_sheet(
