@@ -950,9 +950,7 @@ class _QuickRows:
         def column(index: int | None) -> tuple:
             return empty if index is None or index >= width else by_column[index]
 
-        texts = [[value.strip() if value.__class__ is str else cell_text(value)
-                  for value in column(at)] if at is not None else [""] * len(rows)
-                 for at in self.columns]  # fmt: skip
+        texts = [_texts(column(at)) for at in self.columns]
         texts[6] = [text[:2].rstrip(" ") for text in texts[6]]  # the country, as _text tidies it
         first, last, email, phone, city, region, country, notes, code = texts
         refused = self._untidy(texts)
@@ -1089,6 +1087,15 @@ class _QuickRows:
 # The cells whose birthday is looked up as typed: text, and dates as a workbook stores them.
 # Not numbers: 1 and True are one key to a dictionary, not one birthday.
 _KEPT_DATES = (str, date, datetime)
+
+
+def _texts(values: tuple) -> list[str]:
+    """cell_text of each cell of a column: a column of text only in one C-level pass."""
+    if None not in values:
+        with contextlib.suppress(TypeError):  # a number, a date...
+            return list(map(str.strip, values))
+    return ["" if value is None else value.strip() if value.__class__ is str else cell_text(value)
+            for value in values]  # fmt: skip
 
 
 def _phone_fields(phone: str, region: str) -> tuple[str | None, str]:

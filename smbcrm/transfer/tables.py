@@ -6,6 +6,7 @@ import codecs
 import csv
 import html
 import io
+import itertools
 import re
 import zipfile
 import zlib
@@ -653,21 +654,70 @@ def _unreadable_sheet_error(path: Path, sheet: str, error: BaseException) -> Use
 def _numbered_rows(rows: Iterable, numbered: bool = False) -> Iterator[tuple[int, list[CellValue]]]:
     """Non-empty rows with their cells normalised. rows are lists of cells, or (number, cells)
     when numbered. python-calamine's iter_rows starts at the sheet's first row (A1), so row i
-    is row i+1."""
-    for index, row in enumerate(rows):
-        if numbered:
-            index, row = row[0] - 1, row[1]
-        # normalise_cell inlined for the two commonest types: this loop runs once per cell.
-        cells = [
-            (value if value and not value.isspace() else None)
-            if value.__class__ is str
-            else (int(value) if value.is_integer() else value)
-            if value.__class__ is float
-            else normalise_cell(value)
-            for value in row
-        ]
+    is row i+1. Rows are normalised a block at a time (_normalised_block); the first blocks
+    are small, so the first rows come at once."""
+    reading = iter(rows)
+    size, count = _FIRST_BLOCK, 0
+    while True:
+        block: list = []
+        try:
+            block.extend(itertools.islice(reading, size))
+        except Exception:
+            # The reader stopped (NotSliceable, damage...): the rows it gave come first.
+            yield from _normalised_block(block, numbered, count)
+            raise
+        if not block:
+            return
+        yield from _normalised_block(block, numbered, count)
+        count += len(block)
+        size = min(2 * size, _LAST_BLOCK)
+
+
+_FIRST_BLOCK, _LAST_BLOCK = 16, 512
+_EMPTY_TEXT: dict[str, None] = {"": None}
+
+
+def _normalised_block(
+    block: list, numbered: bool, before: int
+) -> Iterator[tuple[int, list[CellValue]]]:
+    """The non-empty rows of a block, numbered, their cells normalised a column at a time: a
+    column of text only, no cell of it blank (most of a sheet), in two C-level passes, instead
+    of a Python step per cell (0.26 s for the million cells of a 100,000-row sheet)."""
+    if not block:
+        return
+    if numbered:
+        numbers = [number for number, _cells in block]
+        block = [cells for _number, cells in block]
+    else:
+        numbers = range(before + 1, before + len(block) + 1)
+    if len(set(map(len, block))) == 1 and block[0]:
+        columns: list = list(zip(*block, strict=True))
+        for at, column in enumerate(columns):
+            if set(map(type, column)) == _TEXT_ONLY and not any(map(str.isspace, column)):
+                columns[at] = map(_EMPTY_TEXT.get, column, column)
+            else:
+                columns[at] = _normalised_cells(column)
+        rows = list(map(list, zip(*columns, strict=True)))
+    else:
+        rows = [_normalised_cells(cells) for cells in block]
+    for number, cells in zip(numbers, rows, strict=True):
         if cells.count(None) != len(cells):
-            yield index + 1, cells
+            yield number, cells
+
+
+_TEXT_ONLY = {str}
+
+
+def _normalised_cells(values) -> list[CellValue]:
+    # normalise_cell inlined for the two commonest types: this runs once per cell.
+    return [
+        (value if value and not value.isspace() else None)
+        if value.__class__ is str
+        else (int(value) if value.is_integer() else value)
+        if value.__class__ is float
+        else normalise_cell(value)
+        for value in values
+    ]
 
 
 class _SharedShape(NamedTuple):

@@ -149,7 +149,9 @@ class SlicedSheet:
         while True:
             block = self._stream.read(_BLOCK)
             seam = buffer[-16:] + block[:16]  # a mark cut in two by the block's start
-            if any(mark in block or mark in seam for mark in _HIDING):
+            if (b"<!" in block or b"<!" in seam) and any(  # both marks start so: one scan
+                mark in block or mark in seam for mark in _HIDING
+            ):
                 raise _Hidden
             buffer += block
             if head is None:
