@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime
 
 import pytest
 from openpyxl import Workbook
 
 from smbcrm.core.errors import UserError
+from smbcrm.transfer import tables
 from smbcrm.transfer.cells import cell_text
 from smbcrm.transfer.tables import normalise_cell, open_table
 
@@ -47,6 +49,39 @@ def test_openpyxl_written_types_come_back_normalised(tmp_path):
     ]
     assert type(cells[1]) is int and type(cells[6]) is int
     assert cell_text(cells[1]) == "3001234567"
+
+
+def test_rows_normalised_a_column_at_a_time_are_those_normalised_a_cell_at_a_time():
+    rng = random.Random(2)
+    values = ["Ana", "", "  ", "\u00a0", " x ", 3001234567.0, 1.25, True, datetime(2024, 1, 2),
+              datetime(2024, 1, 2, 10, 30), date(1990, 5, 6), 7, float("nan")]  # fmt: skip
+    for round_ in range(60):
+        width = rng.choice([1, 3, 10])
+        rows = [[rng.choice(values[: (2, 5, 20)[round_ % 3]]) for _ in range(width)]
+                for _ in range(rng.randint(0, 1_500))]  # fmt: skip
+        if round_ % 5 == 0 and rows:
+            rows[rng.randrange(len(rows))] = ["Ana"] * (width + 1)  # rows of other widths
+        expected = [(number, cells) for number, cells in
+                    ((at + 1, [normalise_cell(value) for value in row]) for at, row in enumerate(rows))
+                    if cells.count(None) != len(cells)]  # fmt: skip
+        found = list(tables._numbered_rows(iter(rows)))
+        assert repr(found) == repr(expected)  # nan is not equal to itself
+        numbered = [(number * 2, row) for number, row in enumerate(rows, 1)]
+        found = list(tables._numbered_rows(numbered, numbered=True))
+        assert repr(found) == repr([(number * 2, cells) for number, cells in expected])
+
+
+def test_rows_read_before_the_reader_stops_come_before_its_error():
+    def reader():
+        for number in range(1, 101):
+            yield [f"fila {number}"]
+        raise UserError("damaged")
+
+    given = []
+    with pytest.raises(UserError):
+        for number, _cells in tables._numbered_rows(reader()):
+            given.append(number)
+    assert given == list(range(1, 101))
 
 
 def test_normalise_cell_is_the_one_place_for_reader_types():
