@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from peewee import IntegrityError
 
 from smbcrm.models.migrations import LATEST_VERSION, MIGRATIONS, Migration, schema_version_of
 from smbcrm.services.backup import list_backups
@@ -59,6 +61,33 @@ def test_the_search_index_rebuilt_without_prefix_indexes_still_finds_by_prefix(t
         ana_id = ana.fetchone()[0]
         for typed in ("go", "gom", "Gómez Rest", "ana.gomez@ex", "mede", "antio"):
             assert ana_id in matching_ids(db, typed), typed
+    finally:
+        db.close_for_good()
+
+
+@pytest.mark.parametrize("start", ["schema_v6.db", None])
+def test_bulk_filled_tables_check_their_states_without_in_lists(tmp_path, start):
+    path = tmp_path / "shop.db"
+    if start:
+        shutil.copy(FIXTURES / start, path)
+    db = open_shop(path)
+    db.close_for_good()
+    db = open_shop(path)  # read again from the file, by a new connection
+    try:
+        for table in ("customer", "consent_event", "outbox_message"):
+            sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
+            assert not re.search(r"\bIN\s*\(", sql.fetchone()[0]), table
+        insert = ("INSERT INTO customer (first_name, email_consent, created_at, updated_at) "
+                  "VALUES ('Pía', ?, 'hoy', 'hoy')")  # fmt: skip
+        plan = db.execute_sql("EXPLAIN " + insert, ("granted",)).fetchall()
+        assert "OpenEphemeral" not in {step[1] for step in plan}  # no list built for each row
+        db.execute_sql(insert, ("withdrawn",))
+        with pytest.raises(IntegrityError, match="CHECK"):
+            db.execute_sql(insert, ("tal vez",))
+        with pytest.raises(IntegrityError, match="CHECK"):
+            db.execute_sql("INSERT INTO consent_event (customer_id, state, recorded_at, method) "
+                           "VALUES (1, 'quizás', 'hoy', 'import')")  # fmt: skip
+        assert db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         db.close_for_good()
 
