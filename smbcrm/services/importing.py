@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from babel.numbers import get_decimal_symbol
-from email_validator import EmailNotValidError
 from peewee import IntegrityError, SqliteDatabase
 
 from smbcrm.core.compact_keys import CompactKeys
@@ -920,7 +919,7 @@ class _QuickRows:
             consent = (
                 None if self.consent is None else _consent(self._cell(cells, width, self.consent))
             )
-        except (EmailNotValidError, ValueError):
+        except ValueError:  # email_validator's EmailNotValidError is one
             return None
         country = country.upper()
         e164, digits = _phone_fields(phone, country or self.region)
@@ -1000,7 +999,7 @@ class _QuickRows:
         for at, text in enumerate(typed):
             try:
                 emails.append(normalise_email(text) if text and at not in refused else None)
-            except EmailNotValidError:
+            except ValueError:  # EmailNotValidError
                 refused.add(at)
                 emails.append(None)
         return emails
