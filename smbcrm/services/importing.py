@@ -8,6 +8,7 @@ import functools
 import hashlib
 import itertools
 import json
+import operator
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -619,7 +620,7 @@ class _Upserter:
         if self.options.mode == "update" or not self.index.all_new(columns):
             return False
         try:
-            tagged = [self.tags.for_row(names) for names in tags]
+            tagged = self.tags.for_rows(tags)
         except UserError:
             return False  # a tag that cannot be one: its row fails alone, row by row
         count = len(tags)
@@ -628,10 +629,11 @@ class _Upserter:
         firsts, lasts, emails, _phones, _e164, digits, cities, regions = columns[:8]
         repeated = (itertools.repeat(value, count) for value in ("unknown", self.now, self.now))
         self._new += zip(ids, *columns, *repeated, strict=True)
+        space = itertools.repeat(" ")
         self._new_search += zip(
-            ids, map("{} {}".format, firsts, lasts), [email or "" for email in emails], digits,
-            map("{} {}".format, cities, regions), [text for _ids, text in tagged],
-            map("{} ".format, columns[_NOTES]), strict=True,
+            ids, map(" ".join, zip(firsts, lasts, strict=True)), [email or "" for email in emails], digits,
+            map(" ".join, zip(cities, regions, strict=True)), [text for _ids, text in tagged],
+            map(operator.add, columns[_NOTES], space), strict=True,
         )  # fmt: skip
         self._new_tags += [
             (customer, tag)
@@ -1254,6 +1256,14 @@ class _Tags:
             found = (ids, " ".join([self.names[tag] for tag in ids]))
             if len(self._rows) < 10_000:
                 self._rows[key] = found
+        return found
+
+    def for_rows(self, rows: list[tuple[str, ...]]) -> list[tuple[frozenset[int], str]]:
+        """for_row of each row's tags: a look-up a row, in one map, for the lists seen before."""
+        found = list(map(self._rows.get, rows))
+        if None in found:
+            found = [self.for_row(names) if known is None else known
+                     for names, known in zip(rows, found, strict=True)]  # fmt: skip
         return found
 
     def ids_for(self, names: list[str]) -> set[int]:
