@@ -458,13 +458,13 @@ class _Index:
         """Index rows that all_new said are new, as add would one by one."""
         for name, column in (("email", _EMAIL), ("phone", _PHONE_E164), ("code", _CODE)):
             keys = getattr(self, name)
-            pairs = [
-                (key, customer) for key, customer in zip(columns[column], ids, strict=True) if key
-            ]
             if type(keys) is dict:
-                keys.update(pairs)
-            else:
-                for key, customer in pairs:
+                keys.update(zip(columns[column], ids, strict=True))  # in one C call, then
+                keys.pop(None, None)  # the rows without one taken out again
+                keys.pop("", None)
+                continue
+            for key, customer in zip(columns[column], ids, strict=True):
+                if key:
                     keys[key] = customer
         self._compact()
 
