@@ -1639,7 +1639,8 @@ def _parsed_sale(
     problem = None
     try:
         for name in _TOO_LARGE:  # a number as long as this is too large for any sale, and
-            if len(data.text(name)) > _LONGEST_NUMBER:  # 100,000 digits took a second
+            value = values.get(name)  # 100,000 digits took a second
+            if value is not None and len(_text_of(value)) > _LONGEST_NUMBER:
                 raise _TooLarge
         name = "quantity"
         quantity = _number(values.get(name), decimal_comma) or Decimal(1)
@@ -1668,11 +1669,17 @@ def _parsed_sale(
         given = values.get("amount") is not None
         name = "amount" if given else "unit_price" if abs(unit) >= limit else "quantity"
         problem, unit, amount = _too_large(name, data), 0, 0
-    text = {name: cell_text(values.get(name)) for name in _SALE_TEXTS}
-    sale = (moment.iso, moment.text, text["customer_email"], text["customer_phone"],
-            text["customer_code"], text["customer_name"], str(quantity), float(quantity), unit,
-            amount, text["product"], text["sku"], text["category"], text["reference"] or None)  # fmt: skip
+    email, phone, code, customer, product, sku, category, reference = (
+        "" if value is None else _text_of(value) for value in map(values.get, _SALE_TEXTS)
+    )
+    sale = (moment.iso, moment.text, email, phone, code, customer, str(quantity), float(quantity),
+            unit, amount, product, sku, category, reference or None)  # fmt: skip
     return sale, problem
+
+
+def _text_of(value: Any) -> str:
+    """cell_text, with text (nearly every cell of a sales file) done inline."""
+    return value.strip() if value.__class__ is str else cell_text(value)
 
 
 _SALE_TEXTS = ("customer_email", "customer_phone", "customer_code", "customer_name", "product",
