@@ -1708,9 +1708,16 @@ def _prepared_purchases(
         order_name = order.order if order else "DMY"
         epoch_1904 = _epoch_1904(table.info)
         yield [chosen]
+        # The mapped cells of a row in one C call (Table gives every row the header's width).
+        names, width = tuple(chosen.values()), len(table.info.headers)
+        pick = operator.itemgetter(*chosen) if all(0 <= at < width for at in chosen) else None
         batch: list[tuple] = []
         for number, cells in table_rows:
-            data = _row_values(chosen, cells)
+            data = (
+                _RowData(dict(zip(names, pick(cells), strict=True)))
+                if pick is not None and len(names) > 1
+                else _row_values(chosen, cells)
+            )
             batch.append((number, *_parsed_sale(data, order_name, epoch_1904, digits,
                                                 decimal_comma)))  # fmt: skip
             if len(batch) >= _BATCH_ROWS:
