@@ -371,6 +371,20 @@ def test_a_row_naming_too_many_tags_fails_alone(shop, tmp_path):
     ]
 
 
+def test_a_purchases_mapping_may_name_a_column_the_file_does_not_have(shop, tmp_path):
+    # Cells are picked by position in one call when every mapped column is in the file; a
+    # saved mapping naming one past its last column still reads the rest.
+    importing.import_customers(shop, workbook(tmp_path / "clientes.xlsx"))
+    rows = [["ana@correo.co", "03/11/2026", "F-1", "Café", "Café", "2", "37.800"]]
+    path = purchases_csv(tmp_path / "ventas.csv", rows)
+    mapping = {0: "customer_email", 1: "date", 2: "reference", 3: "product", 4: "category",
+               5: "quantity", 6: "amount"}  # fmt: skip
+    result = importing.import_purchases(shop, path, mapping=mapping | {9: "sku"})
+    assert (result.created, result.errors) == (1, ())
+    line = PurchaseLine.get()
+    assert (line.quantity, line.amount, line.product.name) == (2, 3_780_000, "Café")
+
+
 def test_an_amount_too_large_fails_its_row_alone(shop, tmp_path):
     # A 20-digit invoice number mapped to the total overflowed SQLite's integers and stopped
     # the whole import with a traceback.
