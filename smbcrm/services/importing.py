@@ -855,7 +855,6 @@ def _checked_row(
 _QUICK_FIELDS = ("first_name", "last_name", "email", "phone", "city", "region", "country",
                  "notes", "code")  # fmt: skip
 _QUICK_LIMITS = tuple(LIMITS[name] for name in _QUICK_FIELDS)
-_QUICK_SHORTEST = min(limit for name, limit in LIMITS.items() if name != "country")
 # Birthdays are looked up as typed: 100,000 customers share about 20,000 of them.
 _QUICK_DATES = 40_000
 # So are lists of tags: a file repeats a few ("VIP", "VIP, Vecino"). Long ones are not kept
@@ -865,16 +864,16 @@ _QUICK_TAG_TEXT = 200
 
 
 class _QuickRows:
-    """The common row checked in one pass, as _checked_row would give it, or None for anything
-    that needs clean_customer itself: text to tidy (control characters, doubled spaces, too
-    long), a wrong email, date or consent, no name at all, a full name to split.
+    """Rows checked as _checked_row checks them, a batch at a time (parts): the common row's
+    stored fields are built straight from its cells, with the same functions for emails,
+    phones, dates and consent, and only what needs clean_customer itself goes through
+    _checked_row: text to tidy (control characters, doubled spaces, too long), a wrong email,
+    date or consent, no name at all, a full name to split.
 
     Half of a big import's checking went into the dictionaries and tuples between the cell and
-    the stored row (and into reading the fields back out of them); this builds the stored row
-    straight from the cells, with the same functions for emails, phones, dates and consent.
-    parts() does the same a whole batch at a time, a column at a time.
-    tests/services/test_importing.py checks both give what _checked_row gives on thousands of
-    odd rows."""
+    the stored row (and into reading the fields back out of them).
+    tests/services/test_importing.py checks parts gives what _checked_row gives on thousands
+    of odd rows."""
 
     def __init__(
         self, mapping: dict[int, str], order: DateOrder | None, epoch_1904: bool, region: str
@@ -893,52 +892,16 @@ class _QuickRows:
         # Tags as typed -> split; an empty cell is None: no tags.
         self.tag_lists: dict[str | None, tuple[str, ...]] = {None: ()}
 
-    def __call__(self, number: int, cells: list) -> tuple | None:
-        width = len(cells)
-        texts = [
-            ""
-            if column is None or column >= width or (value := cells[column]) is None
-            else value.strip()
-            if value.__class__ is str
-            else cell_text(value)
-            for column in self.columns
-        ]
-        first, last, email, phone, city, region, country, notes, code = texts
-        # The texts are stripped; a country cut to two letters ("U S") is stripped as _text
-        # would tidy it. What is left of _text's test for text that needs no tidying is done on
-        # all nine at once, and on each alone only when that says no.
-        country = texts[6] = country[:2].rstrip(" ")
-        joined = "|".join(texts)
-        if not (
-            joined.isprintable() and "  " not in joined and max(map(len, texts)) <= _QUICK_SHORTEST
-        ) and not self._each_tidy(texts):
-            return None
-        if not (first or last) and (self.full_name or not (email or phone)):
-            return None
-        try:
-            lowered = normalise_email(email) if email else None
-            birthday = self._birthday_of(self._cell(cells, width, self.birthday))
-            consent = (
-                None if self.consent is None else _consent(self._cell(cells, width, self.consent))
-            )
-        except ValueError:  # email_validator's EmailNotValidError is one
-            return None
-        country = country.upper()
-        e164, digits = _phone_fields(phone, country or self.region)
-        fields = (first, last, lowered, phone, e164, digits, city, region,
-                  country or self.region, birthday, notes, code or None)  # fmt: skip
-        return (number, fields, list(self._tag_names(self._cell(cells, width, self.tags))), consent)
-
     def parts(self, rows: list[tuple[int, list]]) -> list[tuple]:
-        """A batch of (row, cells) checked as __call__, or else _checked_row, checks each row,
-        in parts as _packed gives them. Each check runs on a whole column, most often on its
-        texts joined and scanned once; only the rows a check refuses, and those that give
-        consent or too many tags, are taken one by one. The benchmark's 100,000 rows took
+        """A batch of (row, cells) checked as _checked_row checks each row, in parts as _packed
+        gives them. Each check runs on a whole column, most often on its texts joined and
+        scanned once; only the rows a check refuses go through _checked_row, and those that
+        give consent or too many tags go as single rows. The benchmark's 100,000 rows took
         0.44 s so, against 0.82 s one by one (with _packed), in the reading child."""
         numbers, lists = map(list, zip(*rows, strict=True))
         width = len(lists[0])
         if len(set(map(len, lists))) != 1:  # Table gives them all one width
-            return _packed([self._item(number, cells) for number, cells in rows])
+            return _packed([self._checked(number, cells) for number, cells in rows])
         by_column = list(zip(*lists, strict=True))
         empty = (None,) * len(rows)
 
@@ -957,21 +920,27 @@ class _QuickRows:
             )
         emails = self._emails(email, refused)
         births = self._births(column(self.birthday), refused)
-        if self.consent is not None:
-            refused.update(at for at, value in enumerate(column(self.consent))
-                           if self._consenting(value))  # fmt: skip
+        consents = self._consents(column(self.consent), refused)
         countries = [text.upper() or self.region for text in country]
         e164, digits = self._phones(phone, countries, refused)
         tags = self._tag_column(column(self.tags))
+        alone = {at for at, state in enumerate(consents) if state is not None}
         if max(map(len, tags)) > MAX_TAGS_A_ROW:
-            refused.update(at for at, names in enumerate(tags) if len(names) > MAX_TAGS_A_ROW)
+            alone.update(at for at, names in enumerate(tags) if len(names) > MAX_TAGS_A_ROW)
         fields = (first, last, emails, phone, e164, digits, city, region, countries, births,
                   notes, [text or None for text in code])  # fmt: skip
+
+        def way(at: int) -> int:  # 2: through _checked_row, 1: a single row, 0: a column run
+            return 2 if at in refused else 1 if at in alone else 0
+
         parts: list[tuple] = []
-        for alone, run in itertools.groupby(range(len(rows)), key=refused.__contains__):
+        for kind, run in itertools.groupby(range(len(rows)), key=way):
             at = list(run)
-            if alone:
-                parts += _packed([self._item(numbers[row], lists[row]) for row in at])
+            if kind == 2:
+                parts += _packed([self._checked(numbers[row], lists[row]) for row in at])
+            elif kind == 1:
+                parts.append(("rows", [(numbers[row], tuple(values[row] for values in fields),
+                                        list(tags[row]), consents[row]) for row in at]))  # fmt: skip
             else:
                 start, stop = at[0], at[-1] + 1
                 parts.append(("new", numbers[start:stop],
@@ -1024,12 +993,16 @@ class _QuickRows:
         return births
 
     @staticmethod
-    def _consenting(value: Any) -> bool:
-        """Whether a consent cell says yes or no, or cannot be read: its row goes alone."""
-        try:
-            return _consent(value) is not None
-        except ValueError:
-            return True
+    def _consents(values: tuple, refused: set[int]) -> list[str | None]:
+        """_consent of each cell; a cell it cannot read refuses its row."""
+        states: list[str | None] = []
+        for at, value in enumerate(values):
+            try:
+                states.append(None if value is None else _consent(value))
+            except ValueError:
+                refused.add(at)
+                states.append(None)
+        return states
 
     @staticmethod
     def _phones(
@@ -1042,10 +1015,8 @@ class _QuickRows:
                  for at, (number, place) in enumerate(zip(typed, countries, strict=True))]  # fmt: skip
         return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
 
-    def _item(self, number: int, cells: list) -> tuple:
-        return self(number, cells) or _checked_row(
-            number, cells, self.mapping, self.order, self.epoch_1904, self.region
-        )
+    def _checked(self, number: int, cells: list) -> tuple:
+        return _checked_row(number, cells, self.mapping, self.order, self.epoch_1904, self.region)
 
     @staticmethod
     def _each_tidy(texts) -> bool:
@@ -1053,10 +1024,6 @@ class _QuickRows:
             text.isprintable() and "  " not in text and len(text) <= limit
             for text, limit in zip(texts, _QUICK_LIMITS, strict=True)
         )
-
-    @staticmethod
-    def _cell(cells: list, width: int, column: int | None) -> Any:
-        return cells[column] if column is not None and column < width else None
 
     def _tag_column(self, values: tuple) -> list[tuple[str, ...]]:
         known = list(map(self.tag_lists.get, values))
