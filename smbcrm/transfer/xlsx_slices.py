@@ -107,9 +107,11 @@ class SlicedSheet:
             self._archive.close()
         self._parts = {}
 
-    def rows(self) -> Iterator[tuple[int, list]]:
-        """(1-based row number, calamine's cells from column A) for every row calamine gives,
-        empty ones included. Raises NotSliceable when the rest must be read whole."""
+    def grids(self) -> Iterator[tuple[int, int, list[list]]]:
+        """(how many rows come before the slice, its first column, calamine's grid of the slice)
+        for every slice that has cells: the grid's rows follow one another from row
+        first_row + 1, each as wide as the grid, empty ones included. Raises NotSliceable when
+        the rest must be read whole."""
         last = 0
         aligned = False
         try:
@@ -127,10 +129,8 @@ class SlicedSheet:
                     if first_column != 0:
                         raise NotSliceable(last)
                     aligned = True
-                pad = [None] * first_column
-                for offset, cells in enumerate(grid):
-                    last = first_row + offset + 1
-                    yield last, pad + cells if first_column else cells
+                yield first_row, first_column, grid
+                last = first_row + len(grid)
         except (_Hidden, _Refused):
             raise NotSliceable(last) from None
         except (

@@ -3,7 +3,7 @@
 python-calamine 0.9 has no row-by-row reader: it lays a sheet out in memory before giving the
 first row (about 96 bytes a cell, 1 GB for a million rows of ten columns). This reader streams
 the sheet's XML out of the zip with expat and yields the same rows calamine would, after the
-same normalisation as tables._numbered_rows: row numbers 1-based, wholly empty rows skipped,
+same normalisation as tables._numbered_blocks: row numbers 1-based, wholly empty rows skipped,
 cells starting at the sheet's first column that holds a value (as calamine's grid does).
 
 Shared strings are kept as one UTF-8 blob and an array of offsets, decoded on access: a

@@ -140,9 +140,11 @@ def test_delimiter_detection_ignores_separators_inside_quotes():
 def test_too_many_rows_are_refused_with_a_message(tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("Nombre,Total\n" + "Ana,1\n" * 50, encoding="utf-8")
+    given = []
     with open_table(path, max_rows=40) as table, pytest.raises(UserError, match="more than 40"):
-        for _row in table.rows():
-            pass
+        for number, _cells in table.rows():
+            given.append(number)
+    assert given == list(range(2, 42))  # the rows up to the limit come first
 
 
 def test_empty_file_and_bad_separator(tmp_path):

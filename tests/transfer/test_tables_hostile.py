@@ -460,7 +460,7 @@ def test_a_sheet_whose_part_is_not_named_is_refused_when_it_repeats_long_strings
     rows = tables._SheetRows(path, "xlsx", "Hoja1", None, False, tables._OpenOnce(path),
                              tables._shared_strings_shape(path))  # fmt: skip
     with pytest.raises(UserError, match="very long texts"):
-        list(rows.rows())
+        list(rows.blocks())
     rows.close()
 
 

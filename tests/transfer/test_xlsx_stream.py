@@ -43,7 +43,9 @@ def raw_rows_both_ways(path, *, epoch_1904=False):
     workbook = tables._open_calamine(path)
     try:
         sheet = workbook.get_sheet_by_index(0)
-        calamine_rows = [trim(row) for row in tables._numbered_rows(sheet.iter_rows())]
+        calamine_rows = [
+            trim(row) for row in tables.rows_of(tables._numbered_blocks(sheet.iter_rows()))
+        ]
     finally:
         workbook.close()
     reader = XlsxSheetReader(path, SHEET, epoch_1904=epoch_1904)
