@@ -143,14 +143,20 @@ class SlicedSheet:
 
     def _slices(self) -> Iterator[tuple[bytes, bytes]]:
         """(the sheet's XML up to <sheetData>, one slice of whole rows) as they decompress."""
-        buffer = b""
+        # A bytearray grows in place and drops its front without moving the rest: bytes copied
+        # the whole buffer at each block, 0.05 s a 100,000-row sheet.
+        buffer = bytearray()
         head = None
         size = FIRST_SLICE_BYTES
         while True:
             block = self._stream.read(_BLOCK)
             seam = buffer[-16:] + block[:16]  # a mark cut in two by the block's start
-            if (b"<!" in block or b"<!" in seam) and any(  # both marks start so: one scan
-                mark in block or mark in seam for mark in _HIDING
+            # Both marks start with "<!", and a "!" (one byte, found many times faster than a
+            # pair: 0.05 s a 100,000-row sheet) is rare in a sheet's XML.
+            if (
+                (b"!" in block or b"!" in seam)
+                and (b"<!" in block or b"<!" in seam)
+                and any(mark in block or mark in seam for mark in _HIDING)
             ):
                 raise _Hidden
             buffer += block
@@ -160,7 +166,8 @@ class SlicedSheet:
                     if not block or len(buffer) > 16 * _BLOCK:
                         raise _Hidden  # no plain <sheetData> near the start
                     continue
-                head, buffer = buffer[: at + len(_SHEET_DATA)], buffer[at + len(_SHEET_DATA) :]
+                head = bytes(buffer[: at + len(_SHEET_DATA)])
+                del buffer[: at + len(_SHEET_DATA)]
             end = buffer.find(_SHEET_DATA_END, max(0, len(buffer) - len(block) - 16))
             limit = end if end >= 0 else len(buffer)
             while limit >= size:
@@ -169,11 +176,12 @@ class SlicedSheet:
                     if limit > 2 * MAX_SLICE_BYTES + _BLOCK:
                         raise _Hidden  # no plain <row> to cut at (prefixed tags?)
                     break
-                yield head, buffer[:cut]
-                buffer, limit = buffer[cut:], limit - cut
+                yield head, bytes(buffer[:cut])
+                del buffer[:cut]
+                limit -= cut
                 size = min(size * 2, MAX_SLICE_BYTES)
             if end >= 0:
-                yield head, buffer[:limit]
+                yield head, bytes(buffer[:limit])
                 return
             if not block:
                 raise _Hidden  # the sheet ends without closing its rows: damaged

@@ -160,14 +160,16 @@ def test_slicing_hands_over_to_the_whole_sheet_without_losing_a_row(
     assert [number for number, _cells in rows] == list(range(4, 64))
 
 
+@pytest.mark.parametrize("cut", [1, 2, 3])
 def test_a_comment_cut_in_two_by_the_reading_is_seen_before_it_is_sliced(
-    tmp_path, monkeypatch, tiny_slices
+    tmp_path, monkeypatch, tiny_slices, cut
 ):
     source = customers_workbook(tmp_path / "c.xlsx")
     path = patch_sheet(source, tmp_path / "p.xlsx", [('<row r="45">', '<!-- x --><row r="45">')])
     with zipfile.ZipFile(path) as archive:
         at = archive.read(SHEET).find(b"<!--")
-    monkeypatch.setattr(xlsx_slices, "_BLOCK", at + 1)  # a block ends "<", the next begins "!--"
+    # A block ends "<", "<!" or "<!-", and the next one begins with the rest of the mark.
+    monkeypatch.setattr(xlsx_slices, "_BLOCK", at + cut)
     loaded = []
     real_load = SlicedSheet._load
     monkeypatch.setattr(
