@@ -805,7 +805,35 @@ def _prepared_customers(
         for numbers, columns in blocks:
             for start in range(0, len(numbers), _BATCH_ROWS):
                 stop = start + _BATCH_ROWS
-                yield quick.parts(numbers[start:stop], [column[start:stop] for column in columns])
+                parts = quick.parts(numbers[start:stop], [column[start:stop] for column in columns])
+                yield [_joined_texts(part) for part in parts]
+
+
+# The text columns of a "new" part cross from the child as one string each, cut again by the
+# writer: pickling 100,000 rows' strings one by one took 0.057 s in the child and 0.075 s in
+# the writer, joined 0.033 s and 0.045 s. The unit separator is no printable text, and a column
+# holding it anyway is sent as it is.
+_UNIT = "\x1f"
+
+
+def _joined_texts(part: tuple) -> tuple:
+    if part[0] != "new":
+        return part
+    kind, numbers, columns, tags = part
+    return kind, numbers, tuple(map(_joined_column, columns)), tags
+
+
+def _joined_column(column: Sequence) -> Sequence | str:
+    try:
+        text = _UNIT.join(column)
+    except TypeError:  # None in it, no text
+        return column
+    return text if text.count(_UNIT) == len(column) - 1 else column
+
+
+def _cut_texts(columns: tuple) -> tuple:
+    """The columns of a part _joined_texts gave, as they were."""
+    return tuple(column.split(_UNIT) if column.__class__ is str else column for column in columns)
 
 
 def _packed(batch: list[tuple]) -> list[tuple]:
@@ -914,7 +942,8 @@ class _QuickRows:
             return [values[row] for values in by_column]
 
         texts = [_texts(column(at)) for at in self.columns]
-        texts[6] = [text[:2].rstrip(" ") for text in texts[6]]  # the country, as _text tidies it
+        if self.columns[6] is not None:  # the country, as _text tidies it
+            texts[6] = [text[:2].rstrip(" ") for text in texts[6]]
         first, last, email, phone, city, region, country, notes, code = texts
         refused = self._untidy(texts)
         if "" in first or "" in last:
@@ -926,7 +955,11 @@ class _QuickRows:
         emails = self._emails(email, refused)
         births = self._births(column(self.birthday), refused)
         consents = self._consents(column(self.consent), refused)
-        countries = [text.upper() or self.region for text in country]
+        countries = (
+            [self.region] * len(numbers)
+            if self.columns[6] is None
+            else [text.upper() or self.region for text in country]
+        )
         e164, digits = self._phones(phone, countries, refused)
         tags = self._tag_column(column(self.tags))
         alone = set()
@@ -984,14 +1017,17 @@ class _QuickRows:
                 emails.append(None)
         return emails
 
-    def _births(self, values: tuple, refused: set[int]) -> list[str | None]:
-        seen = set(values)
-        for value in seen.difference(self.dates):
+    def _births(self, values: Sequence, refused: set[int]) -> list[str | None]:
+        births = list(map(self.dates.get, values, itertools.repeat(_UNSEEN)))
+        if _UNSEEN not in births:  # every birthday looked up as typed: most batches
+            return births
+        for value in set(values).difference(self.dates):
             if value.__class__ in _KEPT_DATES:
                 with contextlib.suppress(ValueError):  # its rows go one by one, below
                     self._birthday_of(value)  # kept for the rows that follow
-        if self.dates.keys() >= seen:
-            return list(map(self.dates.get, values))
+        births = list(map(self.dates.get, values, itertools.repeat(_UNSEEN)))
+        if _UNSEEN not in births:
+            return births
         births: list[str | None] = []
         for at, value in enumerate(values):
             try:
@@ -1019,7 +1055,7 @@ class _QuickRows:
     def _phones(
         typed: list[str], countries: list[str], refused: set[int]
     ) -> tuple[list[str | None], list[str]]:
-        quick = quick_phones(typed) if all(place == "CO" for place in countries) else None
+        quick = quick_phones(typed) if countries.count("CO") == len(countries) else None
         if quick is not None:
             return quick
         pairs = [(None, "") if at in refused else _phone_fields(number, place)
@@ -1067,11 +1103,15 @@ class _QuickRows:
 # The cells whose birthday is looked up as typed: text, and dates as a workbook stores them.
 # Not numbers: 1 and True are one key to a dictionary, not one birthday.
 _KEPT_DATES = (str, date, datetime)
+_UNSEEN = object()  # a birthday not looked up yet
 
 
-def _texts(values: tuple) -> list[str]:
+def _texts(values: Sequence) -> list[str]:
     """cell_text of each cell of a column: a column of text only in one C-level pass."""
-    if None not in values:
+    missing = values.count(None)
+    if missing == len(values):  # an empty column, or one not mapped
+        return [""] * len(values)
+    if not missing:
         with contextlib.suppress(TypeError):  # a number, a date...
             return list(map(str.strip, values))
     return ["" if value is None else value.strip() if value.__class__ is str else cell_text(value)
@@ -1147,6 +1187,7 @@ def _write_part(
     otherwise row by row."""
     if part[0] == "new":
         _kind, numbers, columns, tags = part
+        columns = _cut_texts(columns)
         run.tick(numbers[-1], progress, cancel, len(numbers))
         if upsert.add_new(columns, tags):
             return

@@ -790,3 +790,16 @@ def test_the_reading_child_starts_without_the_email_and_phone_libraries():
     code = "import sys, smbcrm.services.importing; print(sorted({'email_validator', 'phonenumbers'} & set(sys.modules)))"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+def test_the_columns_of_new_customers_cross_from_the_child_as_they_were():
+    columns = (["Ana", "Luis"], ["a@x.co", None], ["", ""], ["x\x1fy", "z"], [""] * 2, [7, "8"])
+    part = ("new", [2, 3], columns, [(), ("VIP",)])
+    kind, numbers, sent, tags = importing._joined_texts(part)
+    assert (kind, numbers, tags) == ("new", [2, 3], [(), ("VIP",)])
+    assert sent[0] == "Ana\x1fLuis" and sent[1] is columns[1] and sent[3] is columns[3]
+    assert importing._cut_texts(sent) == tuple(columns)
+    single = importing._joined_texts(("new", [4], ([""],), [()]))
+    assert importing._cut_texts(single[2]) == ([""],)
+    rows = ("rows", [(5, "why not")])
+    assert importing._joined_texts(rows) is rows
