@@ -1727,21 +1727,24 @@ def _prepared_purchases(
         order_name = order.order if order else "DMY"
         epoch_1904 = _epoch_1904(table.info)
         yield [chosen]
-        # The mapped cells of a row in one C call (Table gives every row the header's width).
-        names, width = tuple(chosen.values()), len(table.info.headers)
-        pick = operator.itemgetter(*chosen) if all(0 <= at < width for at in chosen) else None
         batch: list[tuple] = []
-        for number, cells in rows_of(blocks):
-            data = (
-                _RowData(dict(zip(names, pick(cells), strict=True)))
-                if pick is not None and len(names) > 1
-                else _row_values(chosen, cells)
+        for numbers, columns in blocks:
+            # The mapped columns of the block, zipped into rows: no Python step per cell (a
+            # mapping may name a column past the file's last one, as _row_values leaves out).
+            mapped = [(name, columns[at]) for at, name in chosen.items() if at < len(columns)]
+            names = tuple(name for name, _column in mapped)
+            rows = (
+                zip(*(column for _name, column in mapped), strict=True)
+                if mapped
+                else [()] * len(numbers)
             )
-            batch.append((number, *_parsed_sale(data, order_name, epoch_1904, digits,
-                                                decimal_comma)))  # fmt: skip
-            if len(batch) >= _BATCH_ROWS:
-                yield batch
-                batch = []
+            for number, values in zip(numbers, rows, strict=True):
+                data = _RowData(dict(zip(names, values, strict=True)))
+                batch.append((number, *_parsed_sale(data, order_name, epoch_1904, digits,
+                                                    decimal_comma)))  # fmt: skip
+                if len(batch) >= _BATCH_ROWS:
+                    yield batch
+                    batch = []
         if batch:
             yield batch
 
