@@ -141,8 +141,9 @@ def clean_header(value: CellValue) -> str:
 class RowBlock(NamedTuple):
     """Consecutive data rows of a table by column: columns[c][i] is the cell in column c of row
     numbers[i] (1-based, as a spreadsheet program numbers them), every column as long as
-    numbers. Readers hand rows on a block at a time: a Python step per row and per layer cost
-    more than checking them did (0.45 s for a 100,000-row sheet, 0.09 s by blocks)."""
+    numbers. Readers hand rows on a block at a time: a generator step per row in each layer
+    between calamine and the customer check, and rows turned into columns and back, took
+    0.45 s of a 100,000-row sheet, blocks 0.09 s."""
 
     numbers: list[int]
     columns: list[list[CellValue]]
