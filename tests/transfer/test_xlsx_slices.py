@@ -367,3 +367,24 @@ def test_damaged_styles_end_as_reading_the_sheet_whole_ends(tmp_path, monkeypatc
     else:
         info, rows, whole = read(path)
         assert whole and (info, rows) == expected  # the slices gave way at once
+
+
+def test_blocks_are_as_wide_as_the_header_and_hold_the_rows(tmp_path, monkeypatch, tiny_slices):
+    path = customers_workbook(tmp_path / "c.xlsx")
+    # after the last row: one wider than the header, an empty one, one narrower
+    path = patch_sheet(path, tmp_path / "p.xlsx", [(
+        "</sheetData>",
+        '<row r="64"><c r="A64" t="inlineStr"><is><t>ancha</t></is></c><c r="H64"><v>8</v></c>'
+        '</row><row r="65"></row><row r="66"><c r="A66"><v>7</v></c></row></sheetData>',
+    )])  # fmt: skip
+    with tables.open_table(path) as table:
+        blocks = list(table.blocks())
+        width = len(table.info.headers)
+        assert table._closer.__self__.workbook.workbook is None  # sliced, not read whole
+    assert len(blocks) > 3
+    for block in blocks:
+        assert len(block.columns) == width
+        assert all(len(column) == len(block.numbers) for column in block.columns)
+    _info, rows = read_whole(path, monkeypatch)
+    assert list(tables.rows_of(blocks)) == rows
+    assert rows[-2:] == [(64, ["ancha", None, None, None, None]), (66, [7, None, None, None, None])]
