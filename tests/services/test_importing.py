@@ -565,20 +565,28 @@ def _odd_rows(count: int, seed: int):
                pick(codes), pick(consents), pick(tags)]  # fmt: skip
 
 
-@pytest.mark.parametrize("full_name", [False, True])
-def test_the_quick_check_of_a_row_agrees_with_clean_customer(monkeypatch, full_name):
+def _odd_rows_mapping(full_name: bool, consent: bool = True) -> dict[int, str]:
+    """_odd_rows' columns mapped to fields; full_name: its second column holds full names."""
     fields = ["first_name", "last_name", "email", "phone", "city", "region", "country",
               "birthday", "notes", "code", "consent", "tags"]  # fmt: skip
     if full_name:
         fields[1] = "full_name"
     mapping = dict(enumerate(fields))
+    if not consent:
+        del mapping[10]
+    return mapping
+
+
+@pytest.mark.parametrize("full_name", [False, True])
+def test_the_quick_check_of_a_row_agrees_with_clean_customer(monkeypatch, full_name):
+    mapping = _odd_rows_mapping(full_name)
     checked_row = importing._checked_row
     slow = []
     monkeypatch.setattr(importing, "_checked_row", lambda *row: slow.append(1) or checked_row(*row))
     quick_rows, agreed = 0, 0
     for order in (importing.DateOrder("DMY", False), None):
         quick = importing._QuickRows(mapping, order, False, "CO")
-        for number, cells in enumerate(_odd_rows(3_000, seed=len(fields) + bool(order))):
+        for number, cells in enumerate(_odd_rows(3_000, seed=len(mapping) + bool(order))):
             cells = [tables_normalise(value) for value in cells]
             expected = checked_row(number, cells, mapping, order, False, "CO")
             before = len(slow)
@@ -624,13 +632,7 @@ def _each_item(parts: list[tuple]) -> list[tuple]:
 
 @pytest.mark.parametrize(("consent", "full_name"), [(False, False), (True, False), (True, True)])
 def test_a_batch_checked_a_column_at_a_time_gives_what_each_row_gives(consent, full_name):
-    fields = ["first_name", "last_name", "email", "phone", "city", "region", "country",
-              "birthday", "notes", "code", "consent", "tags"]  # fmt: skip
-    if full_name:
-        fields[1] = "full_name"
-    mapping = dict(enumerate(fields))
-    if not consent:
-        del mapping[10]
+    mapping = _odd_rows_mapping(full_name, consent)
     rng = random.Random(8)
     plain = _plain_rows(20_000, seed=1)
     odd = _odd_rows(20_000, seed=2)
